@@ -1,0 +1,52 @@
+# Two commands do all the set-up on a fresh machine:
+#   make book   create .venv from the pinned versions, then build the executed HTML book into _build/html
+#   make test   create .venv, run the unit tests on the book's claims, then execute every chapter (book build, -W)
+# Other targets: make unit (unit tests only), make figures (redraw figures/), make clean, make lock.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The stamp records which pinned set .venv was built from; editing pyproject.toml or constraints.txt rebuilds it.
+STAMP  := $(VENV)/.installed
+# Extra pip options, e.g. PIP_OPTS="--index-url https://download.pytorch.org/whl/cpu" on a CPU-only machine
+# that has no local CPU wheel of torch (see README).
+PIP_OPTS ?=
+BOOK_FLAGS := -W -n --keep-going
+
+.PHONY: book test unit chapters figures check-figures clean lock venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first and alone, from the CPU wheel, so that nothing below can pull a CUDA build
+	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTS) -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTS) -c constraints.txt -e ".[book,test,llm]"
+	touch $(STAMP)
+
+# The executed book. The cache is emptied first if lorabook/ or the pinned versions changed since it was filled.
+book: $(STAMP) check-figures
+	$(BIN)/python -m lorabook._bookcache _build/.jupyter_cache
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Every chapter executes without error: the build runs them with raise_on_error, and -W fails on any warning.
+chapters: book
+
+test: unit chapters
+
+figures: $(STAMP)
+	$(BIN)/python -m lorabook.diagrams figures
+
+check-figures: $(STAMP)
+	$(BIN)/python -m lorabook.diagrams --check figures
+
+# Re-pin constraints.txt to what .venv holds (after a deliberate upgrade, and a full `make test`).
+lock: $(STAMP)
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf _build
