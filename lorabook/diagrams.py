@@ -1,0 +1,157 @@
+"""Static diagrams of the book, drawn by code into `figures/` as reproducible SVG files.
+
+    python -m lorabook.diagrams            # (re)draw every diagram into ./figures
+    python -m lorabook.diagrams --check    # exit 1 if a file in ./figures differs from what the code draws
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from .plots.style import PALETTE, styled
+
+# ---------------------------------------------------------------------------- the book's plan
+
+BOOK_PLAN = [
+    ("I. Foundations", ["Why fine-tune", "Matrix rank", "Truncated SVD"]),
+    ("II. LoRA", ["Architecture", "Inference latency", "Advantages"]),
+    ("III. GPU memory", ["Why fine-tuning\neats GPUs"]),
+    ("IV. Number formats", ["FP32, FP16, BF16", "int8 and LLM.int8()"]),
+    ("V. The 8-bit fine-tune", ["OPT-6.7B + LoRA\n(and a CPU stand-in)"]),
+]
+
+# ---------------------------------------------------------------------------- drawing helpers
+
+
+def _box(ax, x, y, w, h, text, face, edge=PALETTE["black"], size=9, dashed=False, weight="normal"):
+    ax.add_patch(
+        FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.06", fc=face, ec=edge, lw=1.2, ls="--" if dashed else "-")
+    )
+    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size, weight=weight)
+
+
+def _arrow(ax, start, end, color=PALETTE["black"]):
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, lw=1.2, color=color))
+
+
+def _canvas(width, height, xlim, ylim):
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.set(xlim=xlim, ylim=ylim, aspect="equal")
+    ax.axis("off")
+    return fig, ax
+
+
+# ---------------------------------------------------------------------------- diagrams
+
+
+@styled
+def roadmap():
+    """The five parts of the book, left to right, with their chapters."""
+    fig, ax = _canvas(10, 3.3, (0, 10.4), (0, 3.4))
+    colours = [PALETTE["sky"], PALETTE["orange"], PALETTE["green"], PALETTE["purple"], PALETTE["red"]]
+    w, gap = 1.8, 0.28
+    for i, ((part, chapters), colour) in enumerate(zip(BOOK_PLAN, colours)):
+        x = 0.1 + i * (w + gap)
+        _box(ax, x, 2.75, w, 0.5, part, face=colour, size=9, weight="bold")
+        for j, chapter in enumerate(chapters):
+            _box(ax, x + 0.08, 2.05 - j * 0.72, w - 0.16, 0.56, chapter, face="white", edge=colour, size=8)
+        if i < len(BOOK_PLAN) - 1:
+            _arrow(ax, (x + w + 0.02, 3.0), (x + w + gap - 0.02, 3.0))
+    ax.text(0.1, 0.05, "math first: rank → SVD → LoRA → memory → number formats → a real 8-bit fine-tune", fontsize=8, color=PALETTE["grey"])
+    return fig
+
+
+@styled
+def three_ways():
+    """Full fine-tuning, a sequential adapter, and LoRA's parallel low-rank path, side by side."""
+    fig, ax = _canvas(10, 3.6, (0, 10.5), (0, 3.9))
+    frozen, trained = "#dbe9f6", PALETTE["orange"]
+
+    def column(x0, title):
+        ax.text(x0 + 1.5, 3.7, title, ha="center", va="center", fontsize=10, weight="bold")
+        ax.text(x0 + 1.5, 0.15, "x", ha="center", fontsize=10, style="italic")
+        return x0 + 1.5
+
+    # full fine-tuning: every entry of W moves
+    cx = column(0.0, "full fine-tuning")
+    _box(ax, cx - 0.8, 1.3, 1.6, 0.9, "W\n(d×k, trained)", face=trained)
+    _arrow(ax, (cx, 0.4), (cx, 1.28))
+    _arrow(ax, (cx, 2.22), (cx, 3.3))
+    ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
+
+    # adapter: an extra bottleneck block in series after the frozen layer
+    cx = column(3.5, "adapter (Houlsby)")
+    _box(ax, cx - 0.8, 0.75, 1.6, 0.7, "W₀ (frozen)", face=frozen)
+    _box(ax, cx - 0.8, 2.0, 1.6, 0.85, "down → ReLU → up\n+ residual", face=trained, size=8)
+    _arrow(ax, (cx, 0.4), (cx, 0.73))
+    _arrow(ax, (cx, 1.47), (cx, 1.98))
+    _arrow(ax, (cx, 2.87), (cx, 3.3))
+    ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
+    ax.text(cx + 0.9, 1.7, "in series:\none more step\nper layer", fontsize=7, color=PALETTE["red"], va="center")
+
+    # LoRA: a parallel low-rank path added to the frozen weight
+    cx = column(7.0, "LoRA")
+    _box(ax, cx - 1.45, 1.2, 1.3, 1.0, "W₀\n(d×k, frozen)", face=frozen, size=8)
+    _box(ax, cx + 0.25, 0.8, 1.1, 0.55, "A (r×k)", face=trained, size=8)
+    _box(ax, cx + 0.25, 2.0, 1.1, 0.55, "B (d×r)", face=trained, size=8)
+    _arrow(ax, (cx, 0.4), (cx - 0.8, 1.18))
+    _arrow(ax, (cx, 0.4), (cx + 0.8, 0.78))
+    _arrow(ax, (cx + 0.8, 1.37), (cx + 0.8, 1.98))
+    ax.text(cx, 2.95, "+", ha="center", va="center", fontsize=14, weight="bold")
+    _arrow(ax, (cx - 0.8, 2.22), (cx - 0.12, 2.9))
+    _arrow(ax, (cx + 0.8, 2.57), (cx + 0.12, 2.9))
+    _arrow(ax, (cx, 3.08), (cx, 3.3))
+    ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
+    ax.text(cx - 1.45, 0.7, "in parallel;\nmerge W₀ + B A\nafter training", fontsize=7, color=PALETTE["green"], va="center")
+    return fig
+
+
+DIAGRAMS = {"roadmap.svg": roadmap, "three_ways.svg": three_ways}
+
+# ---------------------------------------------------------------------------- files
+
+
+def svg_bytes(fig) -> bytes:
+    """The figure as SVG with no timestamp, so the same code draws the same bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def render_all() -> dict[str, bytes]:
+    """Every diagram, drawn afresh: {file name: SVG bytes}."""
+    with matplotlib.rc_context({"svg.hashsalt": "lorabook", "svg.fonttype": "path"}):
+        return {name: svg_bytes(draw()) for name, draw in DIAGRAMS.items()}
+
+
+def stale(outdir: Path) -> list[str]:
+    """Names of the diagrams whose file in `outdir` is missing or differs from what the code draws now."""
+    return [name for name, data in render_all().items() if not (outdir / name).is_file() or (outdir / name).read_bytes() != data]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lorabook.diagrams", description=__doc__.splitlines()[0])
+    parser.add_argument("outdir", nargs="?", default="figures", type=Path, help="where the SVG files go (default: figures)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file is stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        names = stale(args.outdir)
+        for name in names:
+            print(f"stale: {args.outdir / name} (run: python -m lorabook.diagrams)", file=sys.stderr)
+        return 1 if names else 0
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    for name, data in render_all().items():
+        (args.outdir / name).write_bytes(data)
+        print(f"wrote {args.outdir / name} ({len(data):,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""The book's one plotting style: a palette, rcParams, and small helpers every figure shares."""
+
+from __future__ import annotations
+
+import functools
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+
+# Okabe–Ito colours: distinguishable under the common colour-vision deficiencies.
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "red": "#D55E00",
+    "purple": "#CC79A7",
+    "sky": "#56B4E9",
+    "yellow": "#F0E442",
+    "grey": "#7F7F7F",
+    "black": "#000000",
+}
+
+RC = {
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "figure.figsize": (6.4, 3.6),
+    "figure.constrained_layout.use": True,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": mpl.cycler(color=[PALETTE[c] for c in ("blue", "orange", "green", "red", "purple", "sky")]),
+    "legend.frameon": False,
+    "image.cmap": "gray",
+    # Reproducible SVG files: no timestamp, fixed ids (see lorabook.diagrams).
+    "svg.hashsalt": "lorabook",
+    "svg.fonttype": "path",
+}
+
+
+def apply_style() -> None:
+    """Set the book's rcParams for the rest of the session (chapters call this once)."""
+    mpl.rcParams.update(RC)
+
+
+def styled(plot_fn):
+    """Decorator for figure routines: draw under the book's style, and detach the figure from pyplot.
+
+    The routine returns a Figure; detaching it means a notebook shows it once, where the chapter glues or
+    displays it, instead of a second time at the end of the cell.
+    """
+
+    @functools.wraps(plot_fn)
+    def wrapper(*args, **kwargs):
+        with mpl.rc_context(RC):
+            fig = plot_fn(*args, **kwargs)
+        plt.close(fig)
+        return fig
+
+    return wrapper
+
+
+def label_bars(ax, bars, fmt: str = "{:,.0f}") -> None:
+    """Write each bar's height above it."""
+    for bar in bars:
+        ax.annotate(
+            fmt.format(bar.get_height()),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
