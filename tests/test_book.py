@@ -1,0 +1,154 @@
+"""The book's own guarantees: chapters import the library and define nothing, every number in the prose is
+glued from code, every glued value is used, every chapter is in the table of contents and has a figure, the
+diagrams in figures/ are what the code draws, and the execution cache follows the library."""
+
+import ast
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+from lorabook import _bookcache, diagrams
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
+
+
+def cells(path, kind):
+    return [c.source for c in jupytext.read(path).cells if c.cell_type == kind]
+
+
+def glued_keys(path):
+    """Keys glued by the chapter's code: keyword names of every `glue(...)` call."""
+    keys = []
+    for src in cells(path, "code"):
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "glue":
+                keys += [kw.arg for kw in node.keywords]
+    return keys
+
+
+def pasted_keys(path):
+    """Keys the chapter's prose pastes: {glue:text}`key:fmt`, {glue}`key` and ```{glue:figure} key."""
+    text = "\n".join(cells(path, "markdown"))
+    return set(re.findall(r"\{glue(?::text)?\}`([\w]+)", text)) | set(re.findall(r"```\{glue:figure\}\s+(\w+)", text))
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 3
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_is_a_jupytext_myst_notebook(path):
+    meta = jupytext.read(path).metadata
+    assert meta["jupytext"]["text_representation"]["format_name"] == "myst"
+    assert meta["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_imports_lorabook_and_defines_nothing(path):
+    code = "\n".join(cells(path, "code"))
+    assert re.search(r"^(from|import) lorabook", code, re.M), "a chapter should use the library"
+    defined = [
+        node.name
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
+    assert not defined, f"{path.name} defines {defined}: move them into lorabook/"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_pasted_number_is_glued_and_every_glued_value_is_pasted(path):
+    glued, pasted = glued_keys(path), pasted_keys(path)
+    assert len(glued) == len(set(glued)), "a key is glued twice"
+    assert pasted <= set(glued), f"pasted but never glued: {sorted(pasted - set(glued))}"
+    assert set(glued) <= pasted, f"glued but never used: {sorted(set(glued) - pasted)}"
+
+
+# Words with digits that are names, not claims: model and format names.
+NAMES = re.compile(r"OPT-6\.7B|BLOOM-176B|GPT-3|LLM\.int8\(\)|\bint8\b|\b[FB]P(?:8|16|32)\b|\b8-bit\b|\b8 bits\b")
+
+
+def typed_numbers(markdown: str) -> list[str]:
+    """Digits left in prose once code, math, roles, directives, labels and names are taken out."""
+    text = re.sub(r"```.*?```", " ", markdown, flags=re.S)  # directive and code fences
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)  # display math
+    text = re.sub(r"\$[^$]+\$", " ", text)  # inline math
+    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)  # roles: glue, cite, ref, numref, doc
+    text = re.sub(r"`[^`]*`", " ", text)  # inline code
+    text = re.sub(r"^\(.*\)=$", " ", text, flags=re.M)  # labels
+    text = re.sub(r"^\s*\d+\.\s", " ", text, flags=re.M)  # numbered-list markers
+    text = NAMES.sub(" ", text)
+    return re.findall(r"[^\s]*\d[^\s]*", text)
+
+
+def test_typed_number_finder_catches_a_typed_number():
+    assert typed_numbers("it trains 10,000 parameters") == ["10,000"]
+    assert typed_numbers("it trains {glue:text}`n:,d` parameters of $d \\cdot k$ in OPT-6.7B") == []
+
+
+@pytest.mark.parametrize("path", [*CHAPTERS, ROOT / "intro.md", ROOT / "errata.md"], ids=lambda p: p.name)
+def test_prose_types_no_numbers(path):
+    markdown = "\n".join(cells(path, "markdown")) if path.parent.name == "chapters" else path.read_text()
+    assert typed_numbers(markdown) == []
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_has_a_figure(path):
+    text = "\n".join(cells(path, "markdown"))
+    assert re.search(r"```\{(glue:)?figure\}", text)
+
+
+def test_toc_lists_exactly_the_chapters_that_exist():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    listed = {c["file"] for part in toc["parts"] for c in part["chapters"]}
+    for f in listed:
+        assert (ROOT / f"{f}.md").is_file(), f"_toc.yml lists {f}, which does not exist"
+    assert {f"chapters/{p.stem}" for p in CHAPTERS} <= listed
+
+
+# ---------------------------------------------------------------------------- figures/
+
+
+def test_diagrams_in_figures_are_what_the_code_draws():
+    assert diagrams.stale(ROOT / "figures") == [], "run: python -m lorabook.diagrams"
+
+
+def test_diagrams_are_reproducible_byte_for_byte():
+    assert diagrams.render_all() == diagrams.render_all()
+
+
+def test_every_file_in_figures_is_drawn_by_code():
+    assert {p.name for p in (ROOT / "figures").iterdir()} == set(diagrams.DIAGRAMS)
+
+
+# ---------------------------------------------------------------------------- execution cache
+
+
+def make_tree(tmp_path):
+    (tmp_path / "lorabook").mkdir()
+    (tmp_path / "lorabook" / "svd.py").write_text("x = 1\n")
+    (tmp_path / "constraints.txt").write_text("numpy==2.4.6\n")
+    return tmp_path
+
+
+def test_cache_is_kept_while_the_library_is_unchanged(tmp_path):
+    root = make_tree(tmp_path)
+    cache = root / "_build" / ".jupyter_cache"
+    _bookcache.refresh(cache, root)
+    (cache / "global.db").write_text("executed outputs")
+    assert _bookcache.refresh(cache, root) is False
+    assert (cache / "global.db").exists()
+
+
+@pytest.mark.parametrize("edit", ["lorabook/svd.py", "lorabook/new_module.py", "constraints.txt"])
+def test_cache_is_emptied_when_library_or_pins_change(tmp_path, edit):
+    root = make_tree(tmp_path)
+    cache = root / "_build" / ".jupyter_cache"
+    _bookcache.refresh(cache, root)
+    (cache / "global.db").write_text("executed outputs")
+    (root / edit).write_text("changed\n")
+    assert _bookcache.refresh(cache, root) is True
+    assert not (cache / "global.db").exists()
