@@ -53,11 +53,18 @@ def low_rank_approximation(A, k: int) -> np.ndarray:
 
 
 def _check_spectrum(S) -> np.ndarray:
+    """S as a float array of singular values (finite, >= 0, descending), or an error naming the first bad entry."""
     S = np.asarray(S, dtype=np.float64)
     if S.ndim != 1 or S.size == 0:
         raise ValueError(f"S must be a non-empty 1-D array of singular values, got shape {S.shape}")
-    if not np.isfinite(S).all() or (S < 0).any() or (np.diff(S) > 0).any():
-        raise ValueError("S must hold finite singular values >= 0 in descending order")
+    for problem, bad in [("finite", ~np.isfinite(S)), (">= 0", S < 0)]:
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"S must hold singular values that are {problem}, got S[{i}] = {S[i]}")
+    rising = np.diff(S) > 0
+    if rising.any():
+        i = int(np.argmax(rising))
+        raise ValueError(f"S must be in descending order, got S[{i}] = {S[i]} < S[{i + 1}] = {S[i + 1]}")
     return S
 
 
