@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make book   create .venv from the pinned versions, then build the executed HTML book into _build/html
-#   make test   create .venv, run the unit tests on the book's claims, then execute every chapter (book build, -W)
-# Other targets: make unit (unit tests only), make figures (redraw figures/), make clean, make lock.
+#   make test   create .venv, lint, run the unit tests on the book's claims, then execute every chapter (book, -W)
+# Other targets: make unit (unit tests only), make lint (ruff), make figures (redraw figures/), make clean, make lock.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 PIP_OPTS ?=
 BOOK_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit chapters figures check-figures clean lock venv
+.PHONY: book test unit lint chapters figures check-figures clean lock venv
 
 venv: $(STAMP)
 
@@ -24,18 +24,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTS) -c constraints.txt -e ".[book,test,llm]"
 	touch $(STAMP)
 
-# The executed book. The cache is emptied first if lorabook/ or the pinned versions changed since it was filled.
+# The executed book. Cached outputs and parsed pages are dropped first if lorabook/ or the pins changed.
 book: $(STAMP) check-figures
-	$(BIN)/python -m lorabook._bookcache _build/.jupyter_cache
+	$(BIN)/python -m lorabook._bookcache _build
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
+lint: $(STAMP)
+	$(BIN)/ruff check lorabook tests
+	$(BIN)/ruff format --check lorabook tests
+
 # Every chapter executes without error: the build runs them with raise_on_error, and -W fails on any warning.
 chapters: book
 
-test: unit chapters
+test: lint unit chapters
 
 figures: $(STAMP)
 	$(BIN)/python -m lorabook.diagrams figures

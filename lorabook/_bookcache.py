@@ -1,11 +1,12 @@
 """Keep the book's execution cache honest when the library changes.
 
-jupyter-cache keys each notebook on its own code cells, so an edit to `lorabook/` alone would leave every
-chapter's cached outputs in place, computed by the old code. We store a digest of the library sources and of
-the pinned versions beside the cache, and empty the cache whenever that digest changes. Every chapter imports
-lorabook, so a library change re-executes them all; an unchanged library keeps the cache warm.
+jupyter-cache keys each notebook on its own code cells, and Sphinx re-reads only the pages whose source
+changed; so after an edit to `lorabook/` alone, every chapter would keep outputs computed by the old code.
+We store a digest of the library sources and of the pinned versions in the build folder, and when it
+changes we empty both the execution cache and Sphinx's saved doctrees. Every chapter imports lorabook, so a
+library change re-reads and re-executes them all; an unchanged library keeps the build warm.
 
-    python -m lorabook._bookcache _build/.jupyter_cache     # run by `make book` before the build
+    python -m lorabook._bookcache _build     # run by `make book` before the build
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import sys
 from pathlib import Path
 
 STAMP = "lorabook.digest"
+STALE_WITH_LIBRARY = (
+    ".jupyter_cache",
+    ".doctrees",
+)  # executed outputs, and Sphinx's parsed pages holding them
 
 
 def library_digest(root: Path) -> str:
@@ -29,20 +34,21 @@ def library_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def refresh(cache_dir: Path, root: Path) -> bool:
-    """Empty `cache_dir` if it was filled by another version of the library; return True if it was emptied."""
-    cache_dir, digest = Path(cache_dir), library_digest(root)
-    stamp = cache_dir / STAMP
+def refresh(build_dir: Path, root: Path) -> bool:
+    """Empty what `build_dir` holds from another version of the library; True if anything was emptied."""
+    build_dir, digest = Path(build_dir), library_digest(root)
+    stamp = build_dir / STAMP
     if stamp.is_file() and stamp.read_text().strip() == digest:
         return False
-    emptied = cache_dir.exists()
-    shutil.rmtree(cache_dir, ignore_errors=True)
-    cache_dir.mkdir(parents=True)
+    stale = [build_dir / name for name in STALE_WITH_LIBRARY if (build_dir / name).exists()]
+    for path in stale:
+        shutil.rmtree(path)
+    build_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(digest + "\n")
-    return emptied
+    return bool(stale)
 
 
 if __name__ == "__main__":
-    cache = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/.jupyter_cache")
-    if refresh(cache, Path.cwd()):
-        print(f"lorabook changed since the last build: emptied {cache}, every chapter will re-execute")
+    build = Path(sys.argv[1] if len(sys.argv) > 1 else "_build")
+    if refresh(build, Path.cwd()):
+        print(f"lorabook changed since the last build: emptied {build}/.jupyter_cache and {build}/.doctrees")

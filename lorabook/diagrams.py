@@ -1,7 +1,7 @@
 """Static diagrams of the book, drawn by code into `figures/` as reproducible SVG files.
 
-    python -m lorabook.diagrams            # (re)draw every diagram into ./figures
-    python -m lorabook.diagrams --check    # exit 1 if a file in ./figures differs from what the code draws
+python -m lorabook.diagrams            # (re)draw every diagram into ./figures
+python -m lorabook.diagrams --check    # exit 1 if a file in ./figures differs from what the code draws
 """
 
 from __future__ import annotations
@@ -32,7 +32,16 @@ BOOK_PLAN = [
 
 def _box(ax, x, y, w, h, text, face, edge=PALETTE["black"], size=9, dashed=False, weight="normal"):
     ax.add_patch(
-        FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.06", fc=face, ec=edge, lw=1.2, ls="--" if dashed else "-")
+        FancyBboxPatch(
+            (x, y),
+            w,
+            h,
+            boxstyle="round,pad=0.02,rounding_size=0.06",
+            fc=face,
+            ec=edge,
+            lw=1.2,
+            ls="--" if dashed else "-",
+        )
     )
     ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size, weight=weight)
 
@@ -64,7 +73,13 @@ def roadmap():
             _box(ax, x + 0.08, 2.05 - j * 0.72, w - 0.16, 0.56, chapter, face="white", edge=colour, size=8)
         if i < len(BOOK_PLAN) - 1:
             _arrow(ax, (x + w + 0.02, 3.0), (x + w + gap - 0.02, 3.0))
-    ax.text(0.1, 0.05, "math first: rank → SVD → LoRA → memory → number formats → a real 8-bit fine-tune", fontsize=8, color=PALETTE["grey"])
+    ax.text(
+        0.1,
+        0.05,
+        "math first: rank → SVD → LoRA → memory → number formats → a real 8-bit fine-tune",
+        fontsize=8,
+        color=PALETTE["grey"],
+    )
     return fig
 
 
@@ -94,7 +109,9 @@ def three_ways():
     _arrow(ax, (cx, 1.47), (cx, 1.98))
     _arrow(ax, (cx, 2.87), (cx, 3.3))
     ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
-    ax.text(cx + 0.9, 1.7, "in series:\none more step\nper layer", fontsize=7, color=PALETTE["red"], va="center")
+    ax.text(
+        cx + 0.9, 1.7, "in series:\none more step\nper layer", fontsize=7, color=PALETTE["red"], va="center"
+    )
 
     # LoRA: a parallel low-rank path added to the frozen weight
     cx = column(7.0, "LoRA")
@@ -109,7 +126,14 @@ def three_ways():
     _arrow(ax, (cx + 0.8, 2.57), (cx + 0.12, 2.9))
     _arrow(ax, (cx, 3.08), (cx, 3.3))
     ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
-    ax.text(cx - 1.45, 0.7, "in parallel;\nmerge W₀ + B A\nafter training", fontsize=7, color=PALETTE["green"], va="center")
+    ax.text(
+        cx - 1.45,
+        0.7,
+        "in parallel;\nmerge W₀ + B A\nafter training",
+        fontsize=7,
+        color=PALETTE["green"],
+        va="center",
+    )
     return fig
 
 
@@ -133,12 +157,18 @@ def render_all() -> dict[str, bytes]:
 
 def stale(outdir: Path) -> list[str]:
     """Names of the diagrams whose file in `outdir` is missing or differs from what the code draws now."""
-    return [name for name, data in render_all().items() if not (outdir / name).is_file() or (outdir / name).read_bytes() != data]
+    return [
+        name
+        for name, data in render_all().items()
+        if not (outdir / name).is_file() or (outdir / name).read_bytes() != data
+    ]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lorabook.diagrams", description=__doc__.splitlines()[0])
-    parser.add_argument("outdir", nargs="?", default="figures", type=Path, help="where the SVG files go (default: figures)")
+    parser.add_argument(
+        "outdir", nargs="?", default="figures", type=Path, help="where the SVG files go (default: figures)"
+    )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file is stale")
     args = parser.parse_args(argv)
     if args.check:

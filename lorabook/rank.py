@@ -97,7 +97,17 @@ def random_factors(d: int, k: int, r: int, seed: int = 0) -> tuple[np.ndarray, n
     return g.standard_normal((d, r)), g.standard_normal((r, k))
 
 
+def hilbert(n: int) -> np.ndarray:
+    """The n×n Hilbert matrix H_ij = 1 / (i + j + 1): invertible, yet numerically singular from n = 12."""
+    n = check_int(n, "n", 1)
+    i, j = np.indices((n, n))
+    return 1.0 / (i + j + 1)
+
+
 def rank_of_product(d: int, k: int, r: int, seed: int = 0) -> int:
-    """The numerical rank of B A for Gaussian B (d×r), A (r×k): min(d, k, r), since rank(BA) ≤ min(rank B, rank A)."""
+    """The numerical rank of B A for Gaussian B (d×r) and A (r×k): min(d, k, r) almost surely.
+
+    rank(BA) ≤ min(rank B, rank A) ≤ r, and Gaussian factors meet the bound with probability 1.
+    """
     B, A = random_factors(d, k, r, seed)
     return numerical_rank(B @ A)

@@ -53,7 +53,7 @@ def low_rank_approximation(A, k: int) -> np.ndarray:
 
 
 def _check_spectrum(S) -> np.ndarray:
-    """S as a float array of singular values (finite, >= 0, descending), or an error naming the first bad entry."""
+    """S as floats that can be singular values (finite, >= 0, descending), or an error naming a bad entry."""
     S = np.asarray(S, dtype=np.float64)
     if S.ndim != 1 or S.size == 0:
         raise ValueError(f"S must be a non-empty 1-D array of singular values, got shape {S.shape}")
@@ -127,8 +127,8 @@ def best_in_random_subspace(A, k: int, seed: int = 0) -> np.ndarray:
 def fit_low_rank_gd(A, k: int, steps: int = 3000, lr: float = 0.3, seed: int = 0):
     """Fit A ≈ B C with B (m×k) and C (k×n) by plain gradient descent on f = ½‖A − B C‖_F².
 
-    ∇_B f = −(A − B C) Cᵀ and ∇_C f = −Bᵀ (A − B C). The step is lr / σ₁(A), and the start is small and random,
-    as in LoRA training. Returns (B, C, losses) with losses[t] = ‖A − B C‖_F after t steps.
+    ∇_B f = −(A − B C) Cᵀ and ∇_C f = −Bᵀ (A − B C). The step is lr / σ₁(A), and the start is small and
+    random, so B C ≈ 0 as in LoRA training. Returns (B, C, losses) with losses[t] = ‖A − B C‖_F after t steps.
 
     Args:
         A: a finite real m×n matrix, not all zeros.

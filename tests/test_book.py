@@ -33,7 +33,9 @@ def glued_keys(path):
 def pasted_keys(path):
     """Keys the chapter's prose pastes: {glue:text}`key:fmt`, {glue}`key` and ```{glue:figure} key."""
     text = "\n".join(cells(path, "markdown"))
-    return set(re.findall(r"\{glue(?::text)?\}`([\w]+)", text)) | set(re.findall(r"```\{glue:figure\}\s+(\w+)", text))
+    return set(re.findall(r"\{glue(?::text)?\}`([\w]+)", text)) | set(
+        re.findall(r"```\{glue:figure\}\s+(\w+)", text)
+    )
 
 
 def test_there_are_chapters():
@@ -68,7 +70,9 @@ def test_every_pasted_number_is_glued_and_every_glued_value_is_pasted(path):
 
 
 # Words with digits that are names, not claims: model and format names.
-NAMES = re.compile(r"OPT-6\.7B|BLOOM-176B|GPT-3|LLM\.int8\(\)|\bint8\b|\b[FB]P(?:8|16|32)\b|\b8-bit\b|\b8 bits\b")
+NAMES = re.compile(
+    r"OPT-6\.7B|BLOOM-176B|GPT-3|LLM\.int8\(\)|\bint8\b|\b[FB]P(?:8|16|32)\b|\b8-bit\b|\b8 bits\b"
+)
 
 
 def typed_numbers(markdown: str) -> list[str]:
@@ -134,21 +138,31 @@ def make_tree(tmp_path):
     return tmp_path
 
 
-def test_cache_is_kept_while_the_library_is_unchanged(tmp_path):
+def filled_build(root):
+    """A build folder as a finished build leaves it, for the library now in `root`."""
+    build = root / "_build"
+    _bookcache.refresh(build, root)
+    for name in _bookcache.STALE_WITH_LIBRARY:
+        (build / name).mkdir(parents=True)
+        (build / name / "outputs").write_text("computed by this library")
+    (build / "html").mkdir()
+    return build
+
+
+def test_build_is_kept_while_the_library_is_unchanged(tmp_path):
     root = make_tree(tmp_path)
-    cache = root / "_build" / ".jupyter_cache"
-    _bookcache.refresh(cache, root)
-    (cache / "global.db").write_text("executed outputs")
-    assert _bookcache.refresh(cache, root) is False
-    assert (cache / "global.db").exists()
+    build = filled_build(root)
+    assert _bookcache.refresh(build, root) is False
+    assert all((build / name / "outputs").exists() for name in _bookcache.STALE_WITH_LIBRARY)
 
 
 @pytest.mark.parametrize("edit", ["lorabook/svd.py", "lorabook/new_module.py", "constraints.txt"])
-def test_cache_is_emptied_when_library_or_pins_change(tmp_path, edit):
+def test_cache_and_doctrees_are_emptied_when_library_or_pins_change(tmp_path, edit):
     root = make_tree(tmp_path)
-    cache = root / "_build" / ".jupyter_cache"
-    _bookcache.refresh(cache, root)
-    (cache / "global.db").write_text("executed outputs")
+    build = filled_build(root)
     (root / edit).write_text("changed\n")
-    assert _bookcache.refresh(cache, root) is True
-    assert not (cache / "global.db").exists()
+    assert _bookcache.refresh(build, root) is True
+    # both must go: the cache holds executed outputs, and Sphinx re-reads only pages whose doctree is gone
+    assert not any((build / name).exists() for name in _bookcache.STALE_WITH_LIBRARY)
+    assert (build / "html").exists()  # the rest of the build is left alone
+    assert _bookcache.refresh(build, root) is False  # and the new digest is remembered

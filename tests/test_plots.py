@@ -14,10 +14,14 @@ A = ls.low_rank_plus_noise(30, 20, 3, noise=0.01, seed=0)
 S = ls.svd(A).S
 
 FIGURES = {
-    "tolerance": lambda: rank_plots.singular_values_against_tolerance([("A", A, lr.default_tolerance(A), 20)]),
+    "tolerance": lambda: rank_plots.singular_values_against_tolerance(
+        [("A", A, lr.default_tolerance(A), 20)]
+    ),
     "product": lambda: rank_plots.product_rank(8, 6, [1, 2, 3], [1, 2, 3], 2, S[:6]),
     "params": lambda: rank_plots.parameter_counts([(10, 10), (64, 32)]),
-    "eckart_young": lambda: svd_plots.eckart_young([1, 2], [2.0, 1.0], [[3.0, 4.0], [2.0, 2.5]], 2, np.array([5.0, 2.0, 1.0])),
+    "eckart_young": lambda: svd_plots.eckart_young(
+        [1, 2], [2.0, 1.0], [[3.0, 4.0], [2.0, 2.5]], 2, np.array([5.0, 2.0, 1.0])
+    ),
     "energy": lambda: svd_plots.energy_and_error({"A": S}),
     "spectra": lambda: svd_plots.spectra({"A": S}, 3),
 }

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sympy
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import int_matrices, matrices
@@ -36,6 +37,18 @@ def test_rank_of_sum_is_subadditive(M, N):
         assert lr.exact_rank(M + N) <= lr.exact_rank(M) + lr.exact_rank(N)
 
 
+@given(matrices(max_side=5, elements=st.floats(-10, 10, width=16)))
+def test_exact_rank_agrees_with_sympy_on_the_exact_values_of_floats(M):
+    exact = sympy.Matrix([[sympy.Rational(float(x)) for x in row] for row in M])  # float → its exact rational
+    assert lr.exact_rank(M) == exact.rank()
+
+
+def test_exact_rank_of_rounded_examples_agrees_with_sympy():
+    outer = np.outer([0.1, 0.2, 0.3], [0.7, 1.1, 1.3, 0.3])
+    for M in (outer, lr.hilbert(12)):
+        assert lr.exact_rank(M) == sympy.Matrix([[sympy.Rational(float(x)) for x in row] for row in M]).rank()
+
+
 def test_exact_rank_of_identity_and_zero():
     assert lr.exact_rank(np.eye(7)) == 7
     assert lr.exact_rank(np.zeros((3, 4))) == 0
@@ -60,7 +73,8 @@ def test_any_float_outer_product_has_numerical_rank_one(u, v):
 
 @pytest.mark.parametrize("n", [12, 13])
 def test_hilbert_matrix_is_invertible_but_numerically_singular(n):
-    H = 1.0 / (np.arange(n)[:, None] + np.arange(n)[None, :] + 1)
+    H = lr.hilbert(n)
+    assert H[2, 3] == 1 / 6 and np.array_equal(H, H.T)
     assert lr.exact_rank(H) == n
     assert lr.numerical_rank(H) < n
     assert lr.singular_values(H)[-1] < lr.default_tolerance(H)
@@ -69,6 +83,11 @@ def test_hilbert_matrix_is_invertible_but_numerically_singular(n):
 def test_default_tolerance_matches_numpy_matrix_rank_convention():
     A = np.random.default_rng(0).standard_normal((9, 5)) @ np.random.default_rng(1).standard_normal((5, 7))
     assert lr.numerical_rank(A) == np.linalg.matrix_rank(A) == 5
+
+
+@given(matrices())
+def test_numerical_rank_agrees_with_numpy_matrix_rank(A):
+    assert lr.numerical_rank(A) == np.linalg.matrix_rank(A)
 
 
 @given(matrices(), st.floats(0, 1e4), st.floats(0, 1e4))
@@ -88,7 +107,8 @@ def test_singular_values_descend():
 @given(st.integers(1, 30), st.integers(1, 30), st.integers(1, 40), st.integers(0, 2**16))
 def test_rank_of_product_is_min_of_r_d_k(d, k, r, seed):
     # ≤ r always; = min(r, d, k) for Gaussian factors (almost surely)
-    assert lr.rank_of_product(d, k, r, seed) == min(r, d, k)
+    B, A = lr.random_factors(d, k, r, seed)
+    assert lr.rank_of_product(d, k, r, seed) == np.linalg.matrix_rank(B @ A) == min(r, d, k)
 
 
 @given(int_matrices(), int_matrices())
@@ -127,13 +147,29 @@ def test_factor_shapes_count_what_low_rank_params_says():
     [
         (lambda: lr.exact_rank([1, 2, 3]), ValueError, r"A must be a 2-D array .* got ndim=1"),
         (lambda: lr.numerical_rank(np.ones((2, 2, 2))), ValueError, r"A must be a 2-D array .* got ndim=3"),
-        (lambda: lr.numerical_rank(np.zeros((0, 3))), ValueError, r"at least one row and one column, got shape \(0, 3\)"),
-        (lambda: lr.numerical_rank([[1.0, np.nan]]), ValueError, r"A must be finite, got nan at index \(0, 1\)"),
+        (
+            lambda: lr.numerical_rank(np.zeros((0, 3))),
+            ValueError,
+            r"at least one row and one column, got shape \(0, 3\)",
+        ),
+        (
+            lambda: lr.numerical_rank([[1.0, np.nan]]),
+            ValueError,
+            r"A must be finite, got nan at index \(0, 1\)",
+        ),
         (lambda: lr.exact_rank([[1.0, np.inf]]), ValueError, r"A must be finite, got inf"),
         (lambda: lr.numerical_rank([[1j]]), TypeError, r"A must hold real numbers, got dtype complex128"),
         (lambda: lr.numerical_rank([["a"]]), TypeError, r"A must hold real numbers"),
-        (lambda: lr.numerical_rank(np.eye(2), tol=-1e-3), ValueError, r"tol must be a finite number >= 0, got -0.001"),
-        (lambda: lr.numerical_rank(np.eye(2), tol=float("nan")), ValueError, r"tol must be a finite number >= 0, got nan"),
+        (
+            lambda: lr.numerical_rank(np.eye(2), tol=-1e-3),
+            ValueError,
+            r"tol must be a finite number >= 0, got -0.001",
+        ),
+        (
+            lambda: lr.numerical_rank(np.eye(2), tol=float("nan")),
+            ValueError,
+            r"tol must be a finite number >= 0, got nan",
+        ),
         (lambda: lr.low_rank_params(100, 100, 0), ValueError, r"r must be in 1..100, got 0"),
         (lambda: lr.low_rank_params(100, 64, 65), ValueError, r"r must be in 1..64, got 65"),
         (lambda: lr.low_rank_params(100, 100, 1.5), TypeError, r"r must be an integer, got 1.5"),

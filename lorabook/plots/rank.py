@@ -25,9 +25,20 @@ def singular_values_against_tolerance(cases):
         i = np.arange(1, S.size + 1)
         above = S > tol
         ax.semilogy(i[above], S[above], "o", color=PALETTE["blue"], label="σᵢ > tol: counted")
-        ax.semilogy(i[~above], np.maximum(S[~above], _FLOOR), "o", mfc="none", color=PALETTE["red"], label="σᵢ ≤ tol: noise")
+        ax.semilogy(
+            i[~above],
+            np.maximum(S[~above], _FLOOR),
+            "o",
+            mfc="none",
+            color=PALETTE["red"],
+            label="σᵢ ≤ tol: noise",
+        )
         ax.axhline(tol, color=PALETTE["grey"], ls="--", lw=1, label="tolerance")
-        ax.set(title=f"{title}\nexact rank {exact}, numerical rank {int(above.sum())}", xlabel="index i", ylabel="σᵢ")
+        ax.set(
+            title=f"{title}\nexact rank {exact}, numerical rank {int(above.sum())}",
+            xlabel="index i",
+            ylabel="σᵢ",
+        )
         ax.set_xticks(i)
     axes[0, 0].legend(fontsize=8, loc="lower left")
     return fig
@@ -35,7 +46,7 @@ def singular_values_against_tolerance(cases):
 
 @styled
 def product_rank(d: int, k: int, rs, ranks, example_r: int, example_S):
-    """Left: rank(B A) against r, on the bound min(r, d, k). Right: the spectrum of one B A, with its cliff at r."""
+    """Left: rank(B A) against r, on the bound min(r, d, k). Right: the spectrum of one B A, cliff at r."""
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.4))
@@ -64,7 +75,13 @@ def parameter_counts(sizes, max_r: int | None = None):
         ax.axhline(dense_params(d, k), color=PALETTE["red"], label="ΔW itself: d·k")
         r_star = break_even_rank(d, k)
         ax.axvline(r_star, color=PALETTE["grey"], ls=":", lw=1)
-        ax.annotate(f"break-even r = {r_star}", (r_star, dense_params(d, k) * 0.05), fontsize=8, xytext=(4, 0), textcoords="offset points")
+        ax.annotate(
+            f"break-even r = {r_star}",
+            (r_star, dense_params(d, k) * 0.05),
+            fontsize=8,
+            xytext=(4, 0),
+            textcoords="offset points",
+        )
         ax.set(xlabel="rank r", ylabel="parameters", yscale="log", title=f"d = {d:,}, k = {k:,}")
     axes[0, 0].legend(loc="lower right")
     return fig

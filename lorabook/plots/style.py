@@ -32,7 +32,9 @@ RC = {
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "axes.prop_cycle": mpl.cycler(color=[PALETTE[c] for c in ("blue", "orange", "green", "red", "purple", "sky")]),
+    "axes.prop_cycle": mpl.cycler(
+        color=[PALETTE[c] for c in ("blue", "orange", "green", "red", "purple", "sky")]
+    ),
     "legend.frameon": False,
     "image.cmap": "gray",
     # Reproducible SVG files: no timestamp, fixed ids (see lorabook.diagrams).

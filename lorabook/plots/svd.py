@@ -10,7 +10,7 @@ from .style import PALETTE, styled
 
 @styled
 def eckart_young(ks, svd_errors, rival_errors, gd_k: int, gd_losses):
-    """Left: ‖A − X‖_F for the truncated SVD against rank-k rivals. Right: gradient descent on B C, falling to the bound.
+    """Left: ‖A − X‖_F of the truncated SVD against rank-k rivals. Right: gradient descent on B C.
 
     Args:
         ks: the ranks compared.
@@ -24,7 +24,15 @@ def eckart_young(ks, svd_errors, rival_errors, gd_k: int, gd_losses):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.5))
     for j, (k, errs) in enumerate(zip(ks, rival_errors)):
         jitter = np.linspace(-0.25, 0.25, len(errs))
-        ax1.plot(k + jitter, errs, ".", ms=3, alpha=0.6, color=PALETTE["orange"], label="random subspace Q Qᵀ A" if j == 0 else None)
+        ax1.plot(
+            k + jitter,
+            errs,
+            ".",
+            ms=3,
+            alpha=0.6,
+            color=PALETTE["orange"],
+            label="random subspace Q Qᵀ A" if j == 0 else None,
+        )
     ax1.plot(ks, svd_errors, "o-", color=PALETTE["blue"], label="truncated SVD A_k")
     ax1.set(xlabel="rank k", ylabel="‖A − X‖_F", title="no rank-k matrix beats A_k")
     ax1.legend()
@@ -46,15 +54,25 @@ def energy_and_error(spectra: dict):
         k = np.arange(1, len(S) + 1)  # from k = 1: a log axis has no room for k = 0 (E_0 = 0, error 1)
         ax1.plot(k, energy_captured(S)[1:], label=name)
         ax2.plot(k, relative_error(S)[1:], label=name)
-    ax1.set(xlabel="rank k (log scale)", ylabel="energy kept $E_k$", title=r"$E_k = \sum_{i \leq k} \sigma_i^2 \,/\, \sum_i \sigma_i^2$", xscale="log")
-    ax2.set(xlabel="rank k (log scale)", ylabel="relative error", title=r"$\Vert A - A_k \Vert_F \,/\, \Vert A \Vert_F$", xscale="log")
+    ax1.set(
+        xlabel="rank k (log scale)",
+        ylabel="energy kept $E_k$",
+        title=r"$E_k = \sum_{i \leq k} \sigma_i^2 \,/\, \sum_i \sigma_i^2$",
+        xscale="log",
+    )
+    ax2.set(
+        xlabel="rank k (log scale)",
+        ylabel="relative error",
+        title=r"$\Vert A - A_k \Vert_F \,/\, \Vert A \Vert_F$",
+        xscale="log",
+    )
     ax1.legend()
     return fig
 
 
 @styled
 def image_reconstructions(image, ks):
-    """The image rebuilt from its k largest singular triplets, with relative error and storage under each panel."""
+    """The image rebuilt from its k largest singular triplets; relative error and storage under each panel."""
     import matplotlib.pyplot as plt
 
     m, n = image.shape
@@ -78,7 +96,7 @@ def image_reconstructions(image, ks):
 
 @styled
 def spectra(named_spectra: dict, r: int):
-    """Singular values, normalised by σ₁, of each named matrix on a log axis; the structured one drops after r."""
+    """Singular values over σ₁ of each named matrix, on a log axis; a structured one drops after r."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
