@@ -92,7 +92,7 @@ def break_even_rank(d: int, k: int) -> int:
 def random_factors(d: int, k: int, r: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian factors B (d×r) and A (r×k); their product B A has rank ≤ r, and = r almost surely."""
     d, k = check_int(d, "d", 1), check_int(k, "k", 1)
-    r = check_int(r, "r", 1, None)
+    r = check_int(r, "r", 1)  # any r >= 1: past min(d, k) the rank saturates
     g = rng(seed, "random_factors")
     return g.standard_normal((d, r)), g.standard_normal((r, k))
 
