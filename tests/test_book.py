@@ -69,9 +69,11 @@ def test_every_pasted_number_is_glued_and_every_glued_value_is_pasted(path):
     assert set(glued) <= pasted, f"glued but never used: {sorted(set(glued) - pasted)}"
 
 
-# Words with digits that are names, not claims: model and format names.
+# Words with digits that are names, not claims: model and format names, and pointers into a cited source.
 NAMES = re.compile(
-    r"OPT-6\.7B|BLOOM-176B|GPT-3|LLM\.int8\(\)|\bint8\b|\b[FB]P(?:8|16|32)\b|\b8-bit\b|\b8 bits\b"
+    r"OPT-6\.7B|BLOOM-176B|GPT-3|LLM\.int8\(\)|\bint8\b|\bint32\b|\b[FB]P(?:8|16|32)\b|\bE4M3\b|\bE5M2\b"
+    r"|\b8-bit\b|\b8 bits\b|\b16-bit\b|\b16 bits\b|\b32-bit\b"
+    r"|(?:Fig\.|Figure|Table|§)\s?\d+(?:\.\d+)*"
 )
 
 

@@ -1,0 +1,89 @@
+"""The same int8 computations done by bitsandbytes, so that ours can be checked against them.
+
+`Linear8bitLt(has_fp16_weights=False, threshold=6.0)` is the layer transformers puts in place of nn.Linear when a
+model is loaded with `BitsAndBytesConfig(load_in_8bit=True)`. Its weight is stored as int8 codes CB (o×h) with
+one fp32 absmax per output row, SCB, so W ≈ CB · SCB / 127.
+bitsandbytes 0.50 on CPU: in eval() the layer runs LLM.int8() (vector-wise int8 with outlier decomposition); in
+train() it dequantizes the weight and multiplies in float (`MatMul8bitFp`), i.e. weight-only int8.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .quant import _as_float_tensor, _check_matmul_shapes
+
+
+def linear8bit(W, threshold: float = 6.0):
+    """A bitsandbytes Linear8bitLt computing x @ W for W (h×o), quantized from W in fp16 as transformers does."""
+    import bitsandbytes as bnb
+
+    W = _as_float_tensor(W, "W")
+    h, o = W.shape
+    layer = bnb.nn.Linear8bitLt(h, o, bias=False, has_fp16_weights=False, threshold=threshold)
+    layer.load_state_dict({"weight": W.T.contiguous().half()})
+    return layer.to("cpu")  # moving the Int8Params to a device is what quantizes them
+
+
+def dequantized_weight(layer) -> torch.Tensor:
+    """W ≈ CB · SCB / 127 as an h×o float tensor: what the layer multiplies by in training mode on CPU."""
+    CB = layer.weight.data if layer.weight.dtype == torch.int8 else layer.state.CB
+    SCB = layer.weight.SCB if layer.weight.SCB is not None else layer.state.SCB
+    return (CB.float() * (SCB[:, None] / 127)).T
+
+
+def bnb_matmul(X, W=None, threshold: float = 6.0, *, training: bool = False, layer=None) -> torch.Tensor:
+    """X @ W by bitsandbytes (fp16 in and out, returned as fp32), in eval (LLM.int8) or training mode."""
+    X = _as_float_tensor(X, "X")
+    if layer is None:
+        W = _as_float_tensor(W, "W")
+        _check_matmul_shapes(X, W)
+        layer = linear8bit(W, threshold)
+    layer.train(training)
+    with torch.no_grad():
+        return layer(X.half()).float()
+
+
+# ---------------------------------------------------------------------------- whole models
+
+
+def load_in_dtypes(model, dtypes=("fp32", "fp16", "int8")) -> dict:
+    """`model` saved, then loaded back once per dtype as transformers would load a checkpoint.
+
+    "int8" is `BitsAndBytesConfig(load_in_8bit=True)` with the rest of the model in fp16, as in the seed's recipe.
+    """
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs = {
+        "fp32": dict(dtype=torch.float32),
+        "fp16": dict(dtype=torch.float16),
+        "int8": dict(
+            dtype=torch.float16,
+            quantization_config=BitsAndBytesConfig(load_in_8bit=True),
+            device_map="cpu",
+        ),
+    }
+    unknown = set(dtypes) - set(kwargs)
+    if unknown:
+        raise ValueError(f"dtypes must be among {sorted(kwargs)}, got {sorted(unknown)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(Path(tmp))  # safetensors
+        return {name: AutoModelForCausalLM.from_pretrained(tmp, **kwargs[name]) for name in dtypes}
+
+
+def linear_weight_bytes(model) -> dict:
+    """Bytes of the nn.Linear weights in the decoder layers, with the int8 scales counted separately."""
+    import bitsandbytes as bnb
+
+    weights = scales = 0
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and ".layers." in name:
+            w = module.weight
+            weights += w.numel() * w.element_size()
+            if isinstance(module, bnb.nn.Linear8bitLt):
+                scb = w.SCB if w.SCB is not None else module.state.SCB
+                scales += scb.numel() * scb.element_size()
+    return {"weights": weights, "scales": scales, "total": weights + scales}

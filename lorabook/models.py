@@ -1,0 +1,87 @@
+"""The book's model shapes, built without weights: exact parameter counts from the meta device.
+
+The configs are the published ones (hub `config.json`), written out so that nothing is downloaded:
+facebook/opt-6.7b and facebook/opt-125m (Zhang et al. 2022, Table 1), bigscience/bloom (176B).
+"""
+
+from __future__ import annotations
+
+import torch
+
+OPT_CONFIGS = {
+    # name: (hidden_size, num_hidden_layers, num_attention_heads, ffn_dim); opt-350m is left out, its
+    # 512-wide embeddings with projections in and out make it the one OPT of another shape
+    "opt-125m": (768, 12, 12, 3072),
+    "opt-1.3b": (2048, 24, 32, 8192),
+    "opt-6.7b": (4096, 32, 32, 16384),
+    "opt-13b": (5120, 40, 40, 20480),
+}
+OPT_VOCAB, OPT_POSITIONS = 50272, 2048
+
+
+def opt_config(name: str = "opt-6.7b", **overrides):
+    """The transformers OPTConfig of facebook/<name>, with any field overridden."""
+    from transformers import OPTConfig
+
+    if name not in OPT_CONFIGS:
+        raise ValueError(f"name must be one of {sorted(OPT_CONFIGS)}, got {name!r}")
+    d, layers, heads, ffn = OPT_CONFIGS[name]
+    fields = dict(
+        hidden_size=d,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        ffn_dim=ffn,
+        vocab_size=OPT_VOCAB,
+        max_position_embeddings=OPT_POSITIONS,
+        word_embed_proj_dim=d,
+    )
+    fields.update(overrides)
+    return OPTConfig(**fields)
+
+
+def bloom_config():
+    """bigscience/bloom (176B): 70 layers, d_model 14336, 112 heads, a 250,880-token vocabulary."""
+    from transformers import BloomConfig
+
+    return BloomConfig(vocab_size=250880, hidden_size=14336, n_layer=70, n_head=112)
+
+
+def meta_model(config):
+    """A causal LM for `config` on the meta device: shapes and counts, no memory, no download.
+
+    tie_weights() makes lm_head share the input embedding, as the real checkpoint does; without it the tied
+    matrix is counted twice.
+    """
+    from accelerate import init_empty_weights
+    from transformers import AutoModelForCausalLM
+
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(config)
+    model.tie_weights()
+    return model
+
+
+def count_parameters(model, trainable_only: bool = False) -> int:
+    """Parameters of `model`, each shared tensor counted once (`model.parameters()` already deduplicates)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def opt_parameter_formula(config) -> int:
+    """OPT's parameter count in closed form, from the config alone (checked against the meta model).
+
+    embeddings V·d, learned positions (P + 2)·d (OPT offsets positions by 2), and per layer:
+    4 attention projections d·d + d, fc1 d·f + f, fc2 f·d + d, two LayerNorms 2·2d; then a final LayerNorm 2d.
+    lm_head is tied to the embeddings, so it adds nothing.
+    """
+    d, f, L = config.hidden_size, config.ffn_dim, config.num_hidden_layers
+    V, P = config.vocab_size, config.max_position_embeddings
+    per_layer = 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * 2 * d
+    return V * d + (P + 2) * d + L * per_layer + 2 * d
+
+
+def random_model(config, seed: int = 0, dtype=torch.float32):
+    """A causal LM for `config` with random (not pretrained) weights, reproducibly."""
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_config(config, dtype=dtype)

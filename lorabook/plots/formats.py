@@ -1,0 +1,143 @@
+"""Figures of the number-formats chapter: bits as coloured boxes, range against precision, underflow, master
+weights."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..formats import FORMATS, encode, get_format
+from .style import PALETTE, styled
+
+FIELD_COLOURS = {"sign": PALETTE["red"], "exponent": PALETTE["sky"], "mantissa": PALETTE["green"]}
+
+
+@styled
+def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
+    """One row of coloured boxes per format: sign, exponent and mantissa bits of `x`, with the decoded fields."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    fmts = [get_format(f) for f in formats]
+    width = max(f.bits for f in fmts)
+    fig, ax = plt.subplots(figsize=(9.6, 0.95 * len(fmts) + 0.5))
+    for row, f in enumerate(fmts):
+        fields = encode(x, f)
+        y = -row * 1.6
+        bits = format(fields.pattern, f"0{f.bits}b")
+        kinds = ["sign"] + ["exponent"] * f.exponent_bits + ["mantissa"] * f.mantissa_bits
+        for i, (bit, kind) in enumerate(zip(bits, kinds)):
+            ax.add_patch(Rectangle((i, y), 0.92, 0.92, fc=FIELD_COLOURS[kind], ec="white", alpha=0.85))
+            ax.text(i + 0.46, y + 0.46, bit, ha="center", va="center", fontsize=8, color="black")
+        ax.text(-0.6, y + 0.46, f.name, ha="right", va="center", fontsize=10, weight="bold")
+        e = fields.exponent - f.bias
+        ax.text(
+            f.bits + 0.6,
+            y + 0.46,
+            f"exponent {fields.exponent} − {f.bias} = {e},  mantissa 1 + {fields.mantissa}/2^{f.mantissa_bits}"
+            f"  →  {fields.value:g}",
+            va="center",
+            fontsize=8,
+        )
+    for kind, colour in FIELD_COLOURS.items():
+        ax.bar(0, 0, color=colour, label=kind)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.02), ncols=3, fontsize=8)
+    ax.set(xlim=(-4.5, width + 24), ylim=(-1.6 * (len(fmts) - 1) - 0.3, 1.2))
+    ax.set_title(f"the bits of {x:g}", loc="left")
+    ax.axis("off")
+    return fig
+
+
+@styled
+def range_and_precision(formats=tuple(FORMATS)):
+    """Left: the magnitudes each format can hold (subnormal, normal). Right: its epsilon, the relative spacing."""
+    import matplotlib.pyplot as plt
+
+    fmts = [get_format(f) for f in formats]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.2, 0.55 * len(fmts) + 1.4), sharey=True)
+    ys = np.arange(len(fmts))[::-1]
+    for y, f in zip(ys, fmts):
+        lo, mid, hi = math.log10(f.min_subnormal), math.log10(f.min_normal), math.log10(f.max_finite)
+        ax1.barh(y, mid - lo, left=lo, color=PALETTE["sky"], height=0.5, label="subnormal" if y == ys[0] else None)
+        ax1.barh(y, hi - mid, left=mid, color=PALETTE["blue"], height=0.5, label="normal" if y == ys[0] else None)
+        ax1.text(hi + 1, y, f"max {f.max_finite:.4g}", va="center", fontsize=8)
+        ax2.barh(y, -math.log10(f.epsilon), color=PALETTE["green"], height=0.5)
+        ax2.text(-math.log10(f.epsilon) + 0.1, y, f"ε = 2^-{f.mantissa_bits}", va="center", fontsize=8)
+    ax1.set(yticks=ys, yticklabels=[f.name for f in fmts], xlabel="log10 |x| representable", xlim=(-48, 52))
+    ax1.set_title("range: set by the exponent bits", loc="left")
+    ax1.legend(loc="lower left", fontsize=8)
+    ax2.set(xlabel="decimal digits, −log10 ε", xlim=(0, 9.5))
+    ax2.set_title("precision: set by the mantissa bits", loc="left")
+    return fig
+
+
+@styled
+def underflow(gradients, formats=("FP16", "BF16"), loss_scale: float = 1.0):
+    """Histogram of log10 |gradient| with each format's smallest subnormal: left of the line is zero."""
+    import matplotlib.pyplot as plt
+
+    mags = np.log10(np.abs(gradients[gradients != 0]))
+    fig, ax = plt.subplots(figsize=(7.2, 3.4))
+    bins = np.linspace(mags.min() - 0.5, mags.max() + math.log10(loss_scale) + 0.5, 90)
+    ax.hist(mags, bins=bins, color=PALETTE["grey"], alpha=0.6, label="gradients")
+    if loss_scale != 1:
+        ax.hist(
+            mags + math.log10(loss_scale), bins=bins, color=PALETTE["orange"], alpha=0.5,
+            label=f"× loss scale 2^{int(round(math.log2(loss_scale)))}",
+        )  # fmt: skip
+    for f, colour in zip(formats, (PALETTE["red"], PALETTE["blue"])):
+        f = get_format(f)
+        floor = math.log10(f.min_subnormal)
+        if floor > bins[0]:
+            ax.axvline(floor, color=colour, ls="--", label=f"{f.name} smallest subnormal")
+        else:  # far off the left edge: say where, rather than stretch the axis over empty decades
+            ax.plot([], [], ls="--", color=colour, label=f"{f.name} smallest subnormal: 10^{floor:.0f}, off the chart")
+        if math.log10(f.max_finite) < bins[-1]:
+            ax.axvline(math.log10(f.max_finite), color=colour, ls=":", label=f"{f.name} largest finite")
+    ax.set(xlabel="log10 |gradient|", ylabel="count", xlim=(bins[0], bins[-1]))
+    ax.set_title("values left of a dashed line are stored as zero", loc="left")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+@styled
+def master_weights(trajectories: dict, update: float):
+    """A weight under repeated tiny SGD updates: stored in 16 bits it never moves; an FP32 master copy does."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    styles = ["-", "--", "-.", ":"]
+    for (label, w), ls in zip(trajectories.items(), styles):
+        ax.plot(np.arange(len(w)), w, ls, lw=2, label=label)
+    ax.set(xlabel="SGD step", ylabel="weight")
+    ax.set_title(f"w ← w − {update:g}, starting from w = 1", loc="left")
+    ax.legend(fontsize=8)
+    return fig
+
+
+@styled
+def model_sizes(sizes: dict, gpu_bytes: float | None = None, gpu_label: str = ""):
+    """Grouped bars: GB of weights per model and format, with a GPU's memory as a line.
+
+    Args:
+        sizes: {model name: {format name: bytes}}.
+    """
+    import matplotlib.pyplot as plt
+
+    models = list(sizes)
+    fmts = list(next(iter(sizes.values())))
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    width = 0.8 / len(fmts)
+    for j, f in enumerate(fmts):
+        gb = [sizes[m][f] / 1e9 for m in models]
+        bars = ax.bar(np.arange(len(models)) + (j - (len(fmts) - 1) / 2) * width, gb, width, label=f)
+        for bar, v in zip(bars, gb):
+            ax.annotate(f"{v:,.1f}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+    if gpu_bytes:
+        ax.axhline(gpu_bytes / 1e9, color=PALETTE["grey"], ls="--", lw=1)
+        ax.text(len(models) - 0.5, gpu_bytes / 1e9 * 1.15, gpu_label, ha="right", fontsize=8, color=PALETTE["grey"])
+    ax.set(xticks=range(len(models)), xticklabels=models, ylabel="weights (GB, log scale)", yscale="log")
+    ax.set_title("weights alone, params × bytes per element", loc="left")
+    ax.legend(fontsize=8, ncols=len(fmts))
+    return fig
