@@ -1,10 +1,10 @@
 """The same int8 computations done by bitsandbytes, so that ours can be checked against them.
 
-`Linear8bitLt(has_fp16_weights=False, threshold=6.0)` is the layer transformers puts in place of nn.Linear when a
-model is loaded with `BitsAndBytesConfig(load_in_8bit=True)`. Its weight is stored as int8 codes CB (o×h) with
-one fp32 absmax per output row, SCB, so W ≈ CB · SCB / 127.
-bitsandbytes 0.50 on CPU: in eval() the layer runs LLM.int8() (vector-wise int8 with outlier decomposition); in
-train() it dequantizes the weight and multiplies in float (`MatMul8bitFp`), i.e. weight-only int8.
+`Linear8bitLt(has_fp16_weights=False, threshold=6.0)` is the layer transformers puts in place of nn.Linear
+when a model is loaded with `BitsAndBytesConfig(load_in_8bit=True)`. Its weight is stored as int8 codes CB
+(o×h) with one fp32 absmax per output row, SCB, so W ≈ CB · SCB / 127.
+bitsandbytes 0.50 on CPU: in eval() the layer runs LLM.int8() (vector-wise int8 with outlier decomposition);
+in train() it dequantizes the weight and multiplies in float (`MatMul8bitFp`), i.e. weight-only int8.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .quant import _as_float_tensor, _check_matmul_shapes
 
 
 def linear8bit(W, threshold: float = 6.0):
-    """A bitsandbytes Linear8bitLt computing x @ W for W (h×o), quantized from W in fp16 as transformers does."""
+    """A bitsandbytes Linear8bitLt for x @ W with W (h×o), quantized from W in fp16 as transformers does."""
     import bitsandbytes as bnb
 
     W = _as_float_tensor(W, "W")
@@ -53,7 +53,7 @@ def bnb_matmul(X, W=None, threshold: float = 6.0, *, training: bool = False, lay
 def load_in_dtypes(model, dtypes=("fp32", "fp16", "int8")) -> dict:
     """`model` saved, then loaded back once per dtype as transformers would load a checkpoint.
 
-    "int8" is `BitsAndBytesConfig(load_in_8bit=True)` with the rest of the model in fp16, as in the seed's recipe.
+    "int8" is `BitsAndBytesConfig(load_in_8bit=True)` with the rest of the model in fp16 (the seed's recipe).
     """
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -87,3 +87,10 @@ def linear_weight_bytes(model) -> dict:
                 scb = w.SCB if w.SCB is not None else module.state.SCB
                 scales += scb.numel() * scb.element_size()
     return {"weights": weights, "scales": scales, "total": weights + scales}
+
+
+def bitsandbytes_version() -> str:
+    """The installed bitsandbytes version: its CPU behaviour above is that of this release line."""
+    import bitsandbytes
+
+    return bitsandbytes.__version__

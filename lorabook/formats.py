@@ -54,7 +54,7 @@ class FloatFormat:
 
     @property
     def max_finite(self) -> float:
-        """Largest finite value: (2 - 2^-m) · 2^emax, one mantissa code less when that code is NaN (E4M3FN)."""
+        """Largest finite value: (2 - 2^-m) · 2^emax, one mantissa code less if it is NaN (E4M3FN)."""
         top_mantissa = 2**self.mantissa_bits - (1 if self.has_inf else 2)
         return math.ldexp(1 + top_mantissa / 2**self.mantissa_bits, self.emax)
 
@@ -161,7 +161,7 @@ def decode(pattern: int, fmt) -> Fields:
 
 
 def round_to_format(x: float, fmt) -> float:
-    """`x` rounded to the nearest value of `fmt`, ties to even; overflow gives ±inf (E4M3FN saturates, as torch)."""
+    """`x` rounded to the nearest value of `fmt`, ties to even; overflow gives ±inf (E4M3FN saturates)."""
     f = get_format(fmt)
     x = _as_float(x)
     if math.isnan(x) or math.isinf(x) or x == 0:

@@ -1,7 +1,8 @@
 """What 16-bit training does to small numbers: underflow, loss scaling, and why master weights stay in FP32.
 
-Sources: Micikevicius et al. 2018, "Mixed precision training" (§3: FP32 master copy, loss scaling; Fig. 3 shows
-activation gradients mostly below FP16's smallest subnormal); Kalamkar et al. 2019 (BF16 needs no loss scaling).
+Sources: Micikevicius et al. 2018, "Mixed precision training" (§3: FP32 master copy, loss scaling; Fig. 3
+shows activation gradients mostly below FP16's smallest subnormal); Kalamkar et al. 2019 (BF16 needs no loss
+scaling).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from .formats import get_format
 # ---------------------------------------------------------------------------- underflow and loss scaling
 
 
-def synthetic_gradients(n: int = 100_000, log10_median: float = -6.0, log10_spread: float = 1.5, seed: int = 0):
-    """Gradient values with log-normal magnitudes (median 10^log10_median, spread in decades) and random signs."""
+def synthetic_gradients(
+    n: int = 100_000, log10_median: float = -6.0, log10_spread: float = 1.5, seed: int = 0
+):
+    """Gradients with log-normal magnitudes (median 10^log10_median, spread in decades) and random signs."""
     n = check_int(n, "n", 1)
     check_positive(log10_spread, "log10_spread")
     g = rng(seed, "synthetic_gradients")
@@ -48,18 +51,23 @@ def best_loss_scale(values, fmt, candidates=tuple(2.0**k for k in range(0, 33)))
     """The largest power-of-two scale that overflows nothing: what dynamic loss scaling settles near."""
     safe = [s for s in candidates if overflow_fraction(values, fmt, s) == 0]
     if not safe:
-        raise ValueError(f"every candidate loss scale overflows {get_format(fmt).name}; the gradients are too large")
+        raise ValueError(
+            f"every candidate loss scale overflows {get_format(fmt).name}; the gradients are too large"
+        )
     return max(safe)
 
 
 # ---------------------------------------------------------------------------- master weights
 
 
-def sgd_trajectory(w0: float, update: float, steps: int, weight_fmt="FP32", master: bool = False) -> np.ndarray:
+def sgd_trajectory(
+    w0: float, update: float, steps: int, weight_fmt="FP32", master: bool = False
+) -> np.ndarray:
     """A weight after each of `steps` SGD steps w ← w - update, with the weight stored in `weight_fmt`.
 
-    master=True keeps an FP32 master copy that takes the update and is rounded to `weight_fmt` only for compute,
-    as mixed-precision training does (Micikevicius et al. 2018, §3.1). Returns the compute weights, steps + 1 long.
+    master=True keeps an FP32 master copy that takes the update and is rounded to `weight_fmt` only for
+    compute, as mixed-precision training does (Micikevicius et al. 2018, §3.1). Returns the compute weights,
+    steps + 1 of them.
     """
     steps = check_int(steps, "steps", 0)
     f = get_format(weight_fmt)

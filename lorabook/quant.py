@@ -1,14 +1,14 @@
 """int8 quantization from scratch: absmax and zero-point, three granularities, and LLM.int8().
 
 absmax (symmetric):    s = 127 / max|x|,                  q = round(s·x) ∈ [-127, 127],    x̂ = q / s
-zero-point (affine):   s = 255 / (max x - min x)  (the range widened to hold 0),         z = round(-s·min x) - 128,
+zero-point (affine):   s = 255 / (max x - min x),         z = round(-s·min x) - 128  (range widened to hold 0)
                        q = clamp(round(s·x) + z, -128, 127),                               x̂ = (q - z) / s
 Rounding moves each value by at most half a step, so |x - x̂| ≤ 1 / (2s).
 
 Vector-wise matmul (Dettmers et al. 2022, arXiv:2208.07339, §3.1): X (n×h) gets one scale per row, W (h×o) one
 per column, the int8 product is accumulated in int32, and C = (Xq Wq) / (s_x ⊗ s_w).
-LLM.int8() (§3.2) first takes out the feature columns of X that hold any |x| ≥ α (α = 6.0) and multiplies them,
-with the matching rows of W, in fp16: C = X_O W_O (fp16) + vector-wise int8 (X_rest W_rest).
+LLM.int8() (§3.2) first takes out the feature columns of X that hold any |x| ≥ α (α = 6.0) and multiplies
+them, with the matching rows of W, in fp16: C = X_O W_O (fp16) + vector-wise int8 (X_rest W_rest).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ INT8_MAX = 127
 def _as_float_tensor(x, name: str) -> torch.Tensor:
     t = torch.as_tensor(x)
     if t.dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
-        raise TypeError(f"{name} must be a floating-point tensor (fp16, bf16, fp32 or fp64), got dtype {t.dtype}")
+        raise TypeError(
+            f"{name} must be a floating-point tensor (fp16, bf16, fp32 or fp64), got dtype {t.dtype}"
+        )
     if t.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
     bad = ~torch.isfinite(t)
@@ -121,12 +123,14 @@ def int8_matmul(Xq: torch.Tensor, Wq: torch.Tensor) -> torch.Tensor:
     _check_matmul_shapes(Xq, Wq)
     h = Xq.shape[1]
     if h * INT8_MAX**2 >= 2**31:
-        raise ValueError(f"inner dimension h must be < {2**31 // INT8_MAX**2 + 1} to accumulate in int32, got {h}")
+        raise ValueError(
+            f"inner dimension h must be < {2**31 // INT8_MAX**2 + 1} to accumulate in int32, got {h}"
+        )
     return Xq.to(torch.int32) @ Wq.to(torch.int32)  # (n, o) int32
 
 
 def vectorwise_matmul(X, W, granularity: str = "vector") -> torch.Tensor:
-    """X @ W in int8: C ≈ (Xq Wq) / (s_x ⊗ s_w), with vector-wise (row of X, column of W) or tensor-wise scales."""
+    """X @ W in int8: C ≈ (Xq Wq) / (s_x ⊗ s_w), with vector-wise (rows of X, columns of W) or one scale."""
     if granularity not in ("vector", "tensor"):
         raise ValueError(f"granularity must be 'vector' or 'tensor', got {granularity!r}")
     X, W = _as_float_tensor(X, "X"), _as_float_tensor(W, "W")
@@ -164,6 +168,12 @@ def outlier_columns(X, threshold: float = 6.0) -> torch.Tensor:
     return torch.nonzero((X.abs() >= threshold).any(dim=0)).flatten()
 
 
+def _absmax_float32(t: torch.Tensor, absmax: torch.Tensor) -> Quantized:
+    """round(t · 127/absmax) computed in float32, as bitsandbytes' int8_vectorwise_quant does."""
+    scale = INT8_MAX / torch.where(absmax > 0, absmax, INT8_MAX).float()
+    return Quantized(torch.round(t.float() * scale).to(torch.int8), scale.double())
+
+
 def llm_int8_matmul(X, W, threshold: float = 6.0, *, bitsandbytes_layout: bool = False) -> LLMInt8Result:
     """X @ W by LLM.int8(): outlier feature dimensions in fp16, the rest in vector-wise int8.
 
@@ -181,12 +191,12 @@ def llm_int8_matmul(X, W, threshold: float = 6.0, *, bitsandbytes_layout: bool =
     keep = torch.ones(X.shape[1], dtype=torch.bool)
     keep[cols] = False
     qw = absmax_quantize(W * keep[:, None], "column")  # s_w: (1, o)
-    if bitsandbytes_layout:
-        qw = absmax_quantize(W, "column")
+    if bitsandbytes_layout:  # bitsandbytes scales in float32; so do we here, or near-ties round differently
+        qw = _absmax_float32(W, W.abs().amax(dim=0, keepdim=True))
         W = qw.dequantize()  # the fp16 weights are gone; only the int8 codes and s_w are stored
-        absmax = torch.where(X.abs() >= threshold, 0.0, X).abs().amax(dim=1, keepdim=True)
-        scale_x = INT8_MAX / torch.where(absmax > 0, absmax, INT8_MAX)
-        qx = Quantized(torch.round(X * keep * scale_x).to(torch.int8), scale_x)
+        qx = _absmax_float32(
+            X * keep, torch.where(X.abs() >= threshold, 0.0, X).abs().amax(dim=1, keepdim=True)
+        )
     else:
         qx = absmax_quantize(X * keep, "row")  # s_x: (n, 1), the outlier dimensions zeroed out
     out_fp16 = (X[:, cols].half() @ W[cols, :].half()).double()  # X_O W_O, 16-bit

@@ -59,7 +59,7 @@ def test_fp32_decoding_matches_numpy(pattern):
     assert same(fm.decode(pattern, FP32).value, expected)
 
 
-# ---------------------------------------------------------------------------- encode: round to nearest, ties to even
+# ------------------------------------------------------------------ encode: round to nearest, ties to even
 
 finite64 = st.floats(allow_nan=False, allow_infinity=False, width=64)
 finite32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
@@ -109,7 +109,7 @@ def test_every_pattern_survives_decode_then_encode(fmt):
             assert fm.encode(fields.value, fmt).pattern == int(p)
 
 
-# ---------------------------------------------------------------------------- the seed's example and the range table
+# ------------------------------------------------------------------ the seed's example and the range table
 
 
 def test_0_15625_in_fp32_is_sign_0_exponent_124_mantissa_0x200000():

@@ -15,7 +15,7 @@ FIELD_COLOURS = {"sign": PALETTE["red"], "exponent": PALETTE["sky"], "mantissa":
 
 @styled
 def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
-    """One row of coloured boxes per format: sign, exponent and mantissa bits of `x`, with the decoded fields."""
+    """One row of coloured boxes per format: the sign, exponent and mantissa bits of `x`, and their values."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
@@ -35,7 +35,8 @@ def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
         ax.text(
             f.bits + 0.6,
             y + 0.46,
-            f"exponent {fields.exponent} − {f.bias} = {e},  mantissa 1 + {fields.mantissa}/2^{f.mantissa_bits}"
+            f"exponent {fields.exponent} − {f.bias} = {e},  "
+            f"mantissa 1 + {fields.mantissa}/2^{f.mantissa_bits}"
             f"  →  {fields.value:g}",
             va="center",
             fontsize=8,
@@ -51,7 +52,7 @@ def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
 
 @styled
 def range_and_precision(formats=tuple(FORMATS)):
-    """Left: the magnitudes each format can hold (subnormal, normal). Right: its epsilon, the relative spacing."""
+    """Left: the magnitudes each format holds (subnormal, normal). Right: its epsilon, the relative gap."""
     import matplotlib.pyplot as plt
 
     fmts = [get_format(f) for f in formats]
@@ -59,8 +60,12 @@ def range_and_precision(formats=tuple(FORMATS)):
     ys = np.arange(len(fmts))[::-1]
     for y, f in zip(ys, fmts):
         lo, mid, hi = math.log10(f.min_subnormal), math.log10(f.min_normal), math.log10(f.max_finite)
-        ax1.barh(y, mid - lo, left=lo, color=PALETTE["sky"], height=0.5, label="subnormal" if y == ys[0] else None)
-        ax1.barh(y, hi - mid, left=mid, color=PALETTE["blue"], height=0.5, label="normal" if y == ys[0] else None)
+        ax1.barh(
+            y, mid - lo, left=lo, color=PALETTE["sky"], height=0.5, label="subnormal" if y == ys[0] else None
+        )
+        ax1.barh(
+            y, hi - mid, left=mid, color=PALETTE["blue"], height=0.5, label="normal" if y == ys[0] else None
+        )
         ax1.text(hi + 1, y, f"max {f.max_finite:.4g}", va="center", fontsize=8)
         ax2.barh(y, -math.log10(f.epsilon), color=PALETTE["green"], height=0.5)
         ax2.text(-math.log10(f.epsilon) + 0.1, y, f"ε = 2^-{f.mantissa_bits}", va="center", fontsize=8)
@@ -92,7 +97,13 @@ def underflow(gradients, formats=("FP16", "BF16"), loss_scale: float = 1.0):
         if floor > bins[0]:
             ax.axvline(floor, color=colour, ls="--", label=f"{f.name} smallest subnormal")
         else:  # far off the left edge: say where, rather than stretch the axis over empty decades
-            ax.plot([], [], ls="--", color=colour, label=f"{f.name} smallest subnormal: 10^{floor:.0f}, off the chart")
+            ax.plot(
+                [],
+                [],
+                ls="--",
+                color=colour,
+                label=f"{f.name} smallest subnormal: 10^{floor:.0f}, off the chart",
+            )
         if math.log10(f.max_finite) < bins[-1]:
             ax.axvline(math.log10(f.max_finite), color=colour, ls=":", label=f"{f.name} largest finite")
     ax.set(xlabel="log10 |gradient|", ylabel="count", xlim=(bins[0], bins[-1]))
@@ -103,7 +114,7 @@ def underflow(gradients, formats=("FP16", "BF16"), loss_scale: float = 1.0):
 
 @styled
 def master_weights(trajectories: dict, update: float):
-    """A weight under repeated tiny SGD updates: stored in 16 bits it never moves; an FP32 master copy does."""
+    """A weight under repeated tiny SGD updates: in 16 bits it never moves; an FP32 master copy does."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
@@ -133,10 +144,19 @@ def model_sizes(sizes: dict, gpu_bytes: float | None = None, gpu_label: str = ""
         gb = [sizes[m][f] / 1e9 for m in models]
         bars = ax.bar(np.arange(len(models)) + (j - (len(fmts) - 1) / 2) * width, gb, width, label=f)
         for bar, v in zip(bars, gb):
-            ax.annotate(f"{v:,.1f}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+            ax.annotate(
+                f"{v:,.1f}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom", fontsize=7
+            )
     if gpu_bytes:
         ax.axhline(gpu_bytes / 1e9, color=PALETTE["grey"], ls="--", lw=1)
-        ax.text(len(models) - 0.5, gpu_bytes / 1e9 * 1.15, gpu_label, ha="right", fontsize=8, color=PALETTE["grey"])
+        ax.text(
+            len(models) - 0.5,
+            gpu_bytes / 1e9 * 1.15,
+            gpu_label,
+            ha="right",
+            fontsize=8,
+            color=PALETTE["grey"],
+        )
     ax.set(xticks=range(len(models)), xticklabels=models, ylabel="weights (GB, log scale)", yscale="log")
     ax.set_title("weights alone, params × bytes per element", loc="left")
     ax.legend(fontsize=8, ncols=len(fmts))

@@ -1,0 +1,159 @@
+"""Figures of the int8 chapter: absmax on a vector, what an outlier does, the LLM.int8() decomposition, error
+curves, and the comparison with bitsandbytes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .style import PALETTE, label_bars, styled
+
+
+@styled
+def absmax_worked(x, q, x_hat):
+    """Each value, its int8 code and its dequantized value: the round trip of absmax quantization."""
+    import matplotlib.pyplot as plt
+
+    x, q, x_hat = (np.asarray(v, dtype=float).ravel() for v in (x, q, x_hat))
+    fig, ax = plt.subplots(figsize=(7.2, 3.0))
+    i = np.arange(len(x))
+    ax.bar(i - 0.2, x, 0.4, color=PALETTE["blue"], label="x")
+    ax.bar(i + 0.2, x_hat, 0.4, color=PALETTE["orange"], label="x̂ = q / s")
+    for j in i:
+        ax.annotate(f"q={int(q[j])}", (j, max(x[j], x_hat[j], 0)), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 3), textcoords="offset points")  # fmt: skip
+    ax.axhline(0, color=PALETTE["black"], lw=0.8)
+    ax.set(xticks=i, xticklabels=[f"x{j}" for j in i], ylabel="value")
+    ax.set_title("absmax: s = 127 / max|x|, q = round(s·x)", loc="left")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+@styled
+def outlier_damage(X, err_with, err_without, outlier_cols):
+    """|X| with its outlier features, and the absmax error per entry with and without them in the scale."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    X, err_with, err_without = (np.abs(np.asarray(a, dtype=float)) for a in (X, err_with, err_without))
+    fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.3), sharey=True)
+    im0 = axes[0].imshow(X, aspect="auto", cmap="viridis", interpolation="nearest")
+    axes[0].set_title("|X|: hidden states", loc="left")
+    fig.colorbar(im0, ax=axes[0], shrink=0.85)
+    lo = max(min(err_with[err_with > 0].min(), err_without[err_without > 0].min()), 1e-6)
+    norm = LogNorm(lo, max(err_with.max(), err_without.max()))
+    for ax, err, title in (
+        (axes[1], err_with, "error, outliers in the row scale"),
+        (axes[2], err_without, "error, outlier columns taken out"),
+    ):
+        im = ax.imshow(
+            np.where(err > 0, err, lo), aspect="auto", cmap="magma", norm=norm, interpolation="nearest"
+        )
+        ax.set_title(title, loc="left")
+    fig.colorbar(im, ax=axes[1:], shrink=0.85, label="|x − x̂|")
+    for ax in axes:
+        ax.grid(False)
+        ax.set_xlabel("feature dimension")
+        for c in np.asarray(outlier_cols):
+            ax.axvline(c, color="white", lw=0.4, ls=":")
+    axes[0].set_ylabel("token")
+    return fig
+
+
+@styled
+def decomposition(X, W, result):
+    """LLM.int8() drawn with its own numbers: X·W = X_O·W_O (fp16) + X_rest·W_rest (int8), summed."""
+    import matplotlib.pyplot as plt
+
+    X, W = np.asarray(X, dtype=float), np.asarray(W, dtype=float)
+    cols = np.asarray(result.outlier_cols)
+    keep = np.setdiff1d(np.arange(X.shape[1]), cols)
+    X_O = np.zeros_like(X)
+    X_O[:, cols] = X[:, cols]
+    W_O = np.zeros_like(W)
+    W_O[cols] = W[cols]
+    panels = [
+        [(X_O, "X_O (fp16)"), (W_O, "W_O (fp16)"), (np.asarray(result.out_fp16), "X_O·W_O")],
+        [
+            (X * np.isin(np.arange(X.shape[1]), keep), "X_rest → int8, row scales s_x"),
+            (W * np.isin(np.arange(W.shape[0]), keep)[:, None], "W_rest → int8, column scales s_w"),
+            (np.asarray(result.out_int8), "(Xq·Wq)/(s_x⊗s_w)"),
+        ],
+    ]
+    fig, axes = plt.subplots(2, 4, figsize=(10.0, 4.6), gridspec_kw={"width_ratios": [1.2, 1, 1, 1]})
+    for r, row in enumerate(panels):
+        for c, (M, title) in enumerate(row):
+            ax = axes[r, c]
+            scale = np.abs(M).max() or 1  # each panel on its own symmetric colour scale
+            ax.imshow(M, cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto", interpolation="nearest")
+            ax.set_title(title, fontsize=9)
+            ax.grid(False)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < 2:
+                ax.text(1.08, 0.5, "×" if c == 0 else "=", transform=ax.transAxes, fontsize=16, va="center")
+    out = np.asarray(result.out)
+    ax = axes[0, 3]
+    ax.imshow(out, cmap="RdBu_r", vmin=-np.abs(out).max(), vmax=np.abs(out).max(), aspect="auto")
+    ax.set_title("C = sum of the two", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    axes[1, 3].axis("off")
+    axes[1, 3].text(
+        0.0, 0.5,
+        f"outlier dimensions: {list(map(int, cols))}\n"
+        f"{len(keep)} of {X.shape[1]} dimensions in int8\n"
+        f"({100 * len(keep) / X.shape[1]:.1f}% of the multiply-adds)",
+        fontsize=9, va="center",
+    )  # fmt: skip
+    fig.suptitle("LLM.int8(): outlier dimensions in 16-bit, everything else in 8-bit", x=0.02, ha="left")
+    return fig
+
+
+@styled
+def error_curves(thresholds, err_threshold, magnitudes, err_by_method: dict, baseline: float | None = None):
+    """Left: LLM.int8() error against the threshold α. Right: error against the outliers' size, per method."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.6, 3.4))
+    ax1.loglog(thresholds, err_threshold, "o-", color=PALETTE["blue"], ms=3)
+    ax1.axvline(6.0, color=PALETTE["grey"], ls="--", lw=1)
+    ax1.text(6.4, max(err_threshold), "α = 6", fontsize=8, va="top")
+    if baseline is not None:
+        ax1.axhline(baseline, color=PALETTE["green"], ls=":", label="fp16 matmul")
+        ax1.legend(fontsize=8, loc="center right")
+    ax1.set(xlabel="threshold α", ylabel="relative error ‖C − XW‖ / ‖XW‖")
+    ax1.set_title("LLM.int8() against α", loc="left")
+    for (label, errs), marker in zip(err_by_method.items(), "osd^"):
+        ax2.semilogy(magnitudes, errs, marker + "-", ms=3, label=label)
+    ax2.set(xlabel="outlier magnitude (× the other features)", ylabel="relative error")
+    ax2.set_title("against the size of the outliers", loc="left")
+    ax2.legend(fontsize=8)
+    return fig
+
+
+@styled
+def error_bars(errors: dict, title: str):
+    """Relative error of each way of computing X·W, as labelled bars on a log scale."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.6, 3.2))
+    colours = [PALETTE[c] for c in ("red", "orange", "blue", "sky", "purple", "green")]
+    bars = ax.bar(range(len(errors)), list(errors.values()), color=colours[: len(errors)])
+    label_bars(ax, bars, "{:.2e}")
+    ax.set(xticks=range(len(errors)), xticklabels=list(errors), yscale="log", ylabel="relative error")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_title(title, loc="left")
+    return fig
+
+
+@styled
+def footprints(sizes: dict):
+    """get_memory_footprint() of one model loaded three ways, in MB."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.0, 3.0))
+    bars = ax.bar(list(sizes), [v / 1e6 for v in sizes.values()], color=PALETTE["blue"])
+    label_bars(ax, bars, "{:,.1f} MB")
+    ax.set(ylabel="memory footprint (MB)")
+    ax.set_title("one OPT-shaped model, loaded three ways", loc="left")
+    return fig
