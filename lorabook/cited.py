@@ -30,3 +30,20 @@ INT8_SHARE_IN_8BIT = Cited(
     0.999, "dettmers2022llmint8", "abstract, §3.2", "share of values multiplied in 8-bit"
 )
 INT8_THRESHOLD = Cited(6.0, "dettmers2022llmint8", "§3.2", "outlier threshold α")
+
+# ---------------------------------------------------------------------------- GPT-3 and LoRA (Hu et al. 2021)
+
+GPT3_PARAMS = Cited(175e9, "brown2020gpt3", "Table 2.1", "GPT-3 175B parameters")
+GPT3_LAYERS = Cited(96, "brown2020gpt3", "Table 2.1", "GPT-3 175B layers")
+GPT3_D_MODEL = Cited(12288, "brown2020gpt3", "Table 2.1", "GPT-3 175B d_model")
+LORA_GPT3_RANK = Cited(4, "hu2021lora", "§4.2", "rank used on Wq and Wv for GPT-3")
+LORA_GPT3_CHECKPOINT_FULL = Cited(350e9, "hu2021lora", "§4.2", "GPT-3 checkpoint, bytes")
+LORA_GPT3_CHECKPOINT_LORA = Cited(35e6, "hu2021lora", "§4.2", "GPT-3 LoRA checkpoint at r=4 on q, v, bytes")
+LORA_GPT3_VRAM_FULL = Cited(1.2e12, "hu2021lora", "§4.2", "GPT-3 training VRAM, full fine-tune, bytes")
+LORA_GPT3_VRAM_LORA = Cited(350e9, "hu2021lora", "§4.2", "GPT-3 training VRAM with LoRA, bytes")
+
+# Table 1 of the LoRA paper: GPT-2 medium, one forward pass, NVIDIA Quadro RTX8000, averaged over 100 trials.
+LORA_TABLE1_SEQ = Cited(128, "hu2021lora", "Table 1", "sequence length of the batch-1 row")
+LORA_TABLE1_BASE_MS = Cited(19.8, "hu2021lora", "Table 1", "batch 1, seq 128: base (Fine-Tune/LoRA), ms")
+LORA_TABLE1_ADAPTER_L_MS = Cited(23.9, "hu2021lora", "Table 1", "batch 1, seq 128: AdapterL, ms")
+LORA_TABLE1_ADAPTER_H_MS = Cited(25.8, "hu2021lora", "Table 1", "batch 1, seq 128: AdapterH, ms")

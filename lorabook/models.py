@@ -85,3 +85,9 @@ def random_model(config, seed: int = 0, dtype=torch.float32):
 
     torch.manual_seed(seed)
     return AutoModelForCausalLM.from_config(config, dtype=dtype)
+
+
+# GPT-2 medium's shape (Radford et al. 2019), as OPTConfig fields: the model of the LoRA paper's Table 1.
+GPT2_MEDIUM = dict(
+    hidden_size=1024, num_attention_heads=16, ffn_dim=4096, num_hidden_layers=24, word_embed_proj_dim=1024
+)

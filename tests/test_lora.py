@@ -1,0 +1,222 @@
+"""Claims of the LoRA chapter: our layer is peft's, B = 0 changes nothing, merge/unmerge are inverses, and the
+parameter counts are arithmetic identities of the configs."""
+
+import copy
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from peft import LoraConfig, get_peft_model, inject_adapter_in_model
+from torch import nn
+
+from lorabook import adapters, cited, models
+from lorabook import lora as L
+from lorabook.rank import numerical_rank
+
+
+class OneLinear(nn.Module):
+    def __init__(self, d_in, d_out):
+        super().__init__()
+        self.lin = nn.Linear(d_in, d_out)
+
+
+def tiny_opt(seed=0, **overrides):
+    fields = dict(hidden_size=32, num_attention_heads=4, ffn_dim=64, num_hidden_layers=2, vocab_size=50)
+    fields.update(max_position_embeddings=64, word_embed_proj_dim=32)
+    fields.update(overrides)
+    return models.random_model(models.opt_config("opt-125m", **fields), seed=seed).eval()
+
+
+# ---------------------------------------------------------------------------- ours ≡ peft
+
+
+@settings(max_examples=40)
+@given(
+    d_in=st.integers(1, 24),
+    d_out=st.integers(1, 24),
+    batch=st.integers(1, 5),
+    alpha=st.floats(0.5, 64),
+    data=st.data(),
+)
+def test_our_lora_linear_equals_peft_outputs_and_input_gradients(d_in, d_out, batch, alpha, data):
+    r = data.draw(st.integers(1, min(d_in, d_out)))
+    torch.manual_seed(data.draw(st.integers(0, 2**16)))
+    base = nn.Linear(d_in, d_out).double()
+    ours = L.LoRALinear(copy.deepcopy(base), r=r, alpha=alpha)
+    torch.nn.init.normal_(ours.B)  # a trained B, so the LoRA path is not zero
+    theirs = inject_adapter_in_model(
+        LoraConfig(r=r, lora_alpha=alpha, target_modules=["lin"], lora_dropout=0.0), OneLinear(d_in, d_out)
+    ).double()
+    theirs.lin.base_layer.load_state_dict(base.state_dict())
+    with torch.no_grad():
+        theirs.lin.lora_A["default"].weight.copy_(ours.A)
+        theirs.lin.lora_B["default"].weight.copy_(ours.B)
+    x1 = torch.randn(batch, d_in, dtype=torch.float64, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_(True)
+    y1, y2 = ours(x1), theirs.lin(x2)
+    assert torch.allclose(y1, y2, atol=1e-12, rtol=1e-10)
+    g = torch.randn_like(y1)
+    y1.backward(g)
+    y2.backward(g)
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-12, rtol=1e-10)
+    assert torch.allclose(ours.A.grad, theirs.lin.lora_A["default"].weight.grad, atol=1e-12, rtol=1e-10)
+
+
+def test_our_counter_equals_peft_on_an_opt_config():
+    config = models.opt_config("opt-125m", num_hidden_layers=3)
+    ours, theirs = models.meta_model(config), models.meta_model(config)
+    L.inject_lora(ours, ("q_proj", "v_proj"), r=16, alpha=32)
+    peft_model = get_peft_model(
+        theirs, LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    )
+    assert L.count_parameters(ours) == peft_model.get_nb_trainable_parameters()
+
+
+def test_initialisation_is_kaiming_uniform_for_A_and_zero_for_B():
+    torch.manual_seed(0)
+    layer = L.LoRALinear(nn.Linear(400, 300), r=64, alpha=16)
+    bound = 1 / 400**0.5  # kaiming_uniform_(a=√5) on fan_in 400 gives U(−1/√400, 1/√400)
+    assert layer.A.abs().max() <= bound and layer.A.abs().max() > 0.95 * bound
+    assert torch.count_nonzero(layer.B) == 0
+    assert layer.scaling == 16 / 64
+
+
+# ---------------------------------------------------------------------------- B = 0, merge, rank
+
+
+def test_b_zero_gives_the_base_models_logits():
+    base = tiny_opt()
+    adapted = copy.deepcopy(base)
+    L.inject_lora(adapted, ("q_proj", "v_proj"), r=4, alpha=8)
+    ids = torch.randint(0, 50, (2, 10), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(base(ids).logits, adapted(ids).logits)
+
+
+def test_merge_then_unmerge_round_trips_and_merged_equals_unmerged():
+    torch.manual_seed(0)
+    model = tiny_opt()
+    L.inject_lora(model, ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"), r=4, alpha=8)
+    for layer in L.lora_layers(model):
+        torch.nn.init.normal_(layer.B, std=0.1)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    ids = torch.randint(0, 50, (2, 10))
+    with torch.no_grad():
+        unmerged = model(ids).logits
+        L.merge_all(model)
+        merged = model(ids).logits
+        L.unmerge_all(model)
+    assert torch.allclose(merged, unmerged, atol=1e-5)
+    for n, p in model.named_parameters():
+        assert torch.allclose(p, before[n], atol=1e-5), n
+
+
+@given(st.integers(2, 30), st.integers(2, 30), st.data())
+def test_delta_weight_has_rank_at_most_r(d_in, d_out, data):
+    r = data.draw(st.integers(1, min(d_in, d_out)))
+    torch.manual_seed(0)
+    layer = L.LoRALinear(nn.Linear(d_in, d_out).double(), r=r)
+    torch.nn.init.normal_(layer.B)
+    assert numerical_rank(layer.delta_weight().detach().numpy()) <= r
+
+
+def test_only_lora_parameters_train_after_injection():
+    model = tiny_opt()
+    names = L.inject_lora(model, ("q_proj", "v_proj"), r=2)
+    assert len(names) == 2 * 2  # two layers, two targets
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(n.endswith((".A", ".B")) for n in trainable)
+
+
+# ---------------------------------------------------------------------------- exact counts
+
+
+def test_opt_6_7b_counts_are_arithmetic_identities_of_the_config():
+    config = models.opt_config("opt-6.7b")
+    model = models.meta_model(config)
+    L.inject_lora(model, ("q_proj", "v_proj"), r=16, alpha=32)
+    trainable, total = L.count_parameters(model)
+    layers, d = config.num_hidden_layers, config.hidden_size
+    assert trainable == layers * 2 * 16 * (d + d) == L.lora_parameter_count(config, 16)
+    assert total == models.opt_parameter_formula(config) + trainable
+    assert L.trainable_summary(model).startswith(f"trainable params: {trainable} || all params: {total} ||")
+
+
+def test_gpt3_lora_count_and_reduction():
+    layers, d, r = cited.GPT3_LAYERS.value, cited.GPT3_D_MODEL.value, 4
+    trainable = layers * 2 * r * (d + d)  # Wq and Wv, each d × d
+    assert trainable == L.lora_parameter_count(
+        models.opt_config("opt-125m", num_hidden_layers=layers, hidden_size=d, ffn_dim=4 * d), r
+    )
+    assert 9_000 < cited.GPT3_PARAMS.value / trainable < 10_000  # "10,000×" is a round figure
+
+
+@pytest.mark.parametrize("kind,count", [("H", 2), ("L", 1)])
+def test_adapters_are_placed_per_layer_and_start_as_the_identity(kind, count):
+    base = tiny_opt()
+    adapted = copy.deepcopy(base)
+    assert len(adapters.inject_adapters(adapted, kind, bottleneck=4)) == count * 2
+    ids = torch.randint(0, 50, (1, 6))
+    with torch.no_grad():
+        assert torch.equal(base(ids).logits, adapted(ids).logits)
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("r", [0, -1, 9])
+def test_rank_out_of_range_is_refused(r):
+    with pytest.raises(ValueError, match=rf"r must be in 1\.\.8, got {r}"):
+        L.LoRALinear(nn.Linear(8, 12), r=r)
+
+
+@pytest.mark.parametrize("alpha", [0, -2.0])
+def test_non_positive_alpha_is_refused(alpha):
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0"):
+        L.LoRALinear(nn.Linear(8, 8), r=2, alpha=alpha)
+
+
+def test_a_pattern_that_matches_nothing_is_refused_with_the_names_there_are():
+    with pytest.raises(ValueError, match=r"matched no nn\.Linear .* named \['fc1', 'fc2', 'k_proj'"):
+        L.inject_lora(tiny_opt(), ("query", "value"), r=2)
+
+
+def test_merging_twice_and_unmerging_unmerged_are_refused():
+    layer = L.LoRALinear(nn.Linear(4, 4), r=2)
+    layer.merge()
+    with pytest.raises(RuntimeError, match="already merged"):
+        layer.merge()
+    layer.unmerge()
+    with pytest.raises(RuntimeError, match="not merged"):
+        layer.unmerge()
+
+
+# ------------------------------------------------------------------------ timing helpers and the toy tasks
+
+
+def test_interleaved_timing_reports_every_variant_and_ratio_one_for_the_base():
+    from lorabook import latency
+
+    calls = {"base": lambda: sum(range(1000)), "slow": lambda: sum(range(20000))}
+    times = latency.interleaved_times(calls, repeats=5, warmup=1)
+    assert set(times) == {"base", "slow"} and all(len(t) == 5 for t in times.values())
+    r = latency.ratios(times)
+    assert r["base"]["median"] == 1.0 and r["slow"]["median"] > 1.0
+    assert latency.describe_ratio(r["slow"]).startswith("slower")
+
+
+def test_describe_ratio_says_only_what_the_spread_allows():
+    from lorabook import latency
+
+    assert "not distinguishable" in latency.describe_ratio({"q1": 0.97, "q3": 1.04})
+    assert latency.describe_ratio({"q1": 0.90, "q3": 0.95}).startswith("faster")
+
+
+def test_counting_sequences_follow_their_rule():
+    from lorabook import tasks
+
+    ids = tasks.counting_sequences(3, vocab=32, n=10, length=8, seed=1)
+    assert ((ids[:, 1:] - ids[:, :-1]) % 32 == 3).all()
+    with pytest.raises(ValueError, match=r"k must be in 0\.\.31, got 32"):
+        tasks.counting_sequences(32, vocab=32, n=1, length=2)
