@@ -1,0 +1,438 @@
+"""The seed's 8-bit OPT LoRA fine-tune, on today's stack: one pipeline, two profiles.
+
+    python -m lorabook.finetune --profile stand-in       # CPU, offline, minutes (the default)
+    python -m lorabook.finetune --profile opt-6.7b       # facebook/opt-6.7b on a CUDA GPU with hub access
+    accelerate launch --multi_gpu --num_processes 2 -m lorabook.finetune --profile stand-in     # DDP, CPU too
+
+The steps, in the seed's order: load in 8-bit → prepare for k-bit training → LoRA → count → tokenize the
+quotes → Trainer → save the adapter → reload it onto the 8-bit base → generate. transformers 5 dropped
+`load_in_8bit=` (use `quantization_config=BitsAndBytesConfig(load_in_8bit=True)`), and peft dropped
+`prepare_model_for_int8_training` (use `prepare_model_for_kbit_training`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import standin
+from ._checks import check_int, check_positive
+
+# bitsandbytes warns on every 8-bit matmul that fp32 inputs are cast to fp16 for quantization; the int8
+# chapter shows that cast, so the warning is silenced here.
+logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
+# The completion the seed article shows for its prompt after the real OPT-6.7B fine-tune on english_quotes.
+SEED_PROMPT = "Two things are infinite:"
+SEED_COMPLETION = (
+    "Two things are infinite: the universe and human stupidity; and I'm not sure about the universe."
+)
+
+
+@dataclass
+class FinetuneConfig:
+    """One fine-tune. The defaults are the seed's (the opt-6.7b profile); the stand-in changes a few."""
+
+    profile: str = "opt-6.7b"
+    model_name: str = "facebook/opt-6.7b"  # the stand-in's is its cache directory
+    dataset: str = "Abirate/english_quotes"  # columns: quote, author, tags
+    load_in_8bit: bool = True  # BitsAndBytesConfig(load_in_8bit=True): LLM.int8() weights
+    # LoRA (the seed's LoraConfig)
+    r: int = 16  # rank of each update
+    lora_alpha: int = 32  # scaling alpha / r = 2
+    target_modules: tuple = ("q_proj", "v_proj")  # OPT's query and value projections
+    lora_dropout: float = 0.05
+    bias: str = "none"
+    # Trainer (the seed's TrainingArguments)
+    per_device_train_batch_size: int = 4
+    gradient_accumulation_steps: int = 4  # 4 per device × 4 accumulated = 16 sequences per optimizer step
+    warmup_steps: int = 100
+    max_steps: int = 200
+    learning_rate: float = 2e-4
+    fp16: bool = True  # mixed precision; needs CUDA
+    gradient_checkpointing: bool = True  # prepare_model_for_kbit_training's default
+    logging_steps: int = 1
+    save_steps: int = 50  # a resumable checkpoint every 50 optimizer steps
+    seed: int = 42
+    output_dir: str = "outputs/opt-6.7b-lora"
+    prompt: str = SEED_PROMPT
+    max_new_tokens: int = 32
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Refuse a bad configuration before anything is loaded."""
+        check_int(self.r, "r", 1)
+        check_positive(self.lora_alpha, "lora_alpha")
+        check_int(self.max_steps, "max_steps", 1)
+        check_int(self.per_device_train_batch_size, "per_device_train_batch_size", 1)
+        check_int(self.gradient_accumulation_steps, "gradient_accumulation_steps", 1)
+        check_positive(self.learning_rate, "learning_rate")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if not self.target_modules:
+            raise ValueError("target_modules must name at least one module, got an empty list")
+
+
+PROFILES = {
+    "opt-6.7b": FinetuneConfig(),
+    "stand-in": FinetuneConfig(
+        profile="stand-in",
+        model_name="",  # filled in with the pretrained stand-in's directory
+        dataset="zen-of-python",  # english_quotes' columns, built offline from PEP 20
+        # Differs from the seed, and why: the stand-in has 19 quotes and trains on a 2-core CPU.
+        warmup_steps=5,  # seed 100: with 80 steps, a 100-step warm-up would never reach the full rate
+        max_steps=80,  # seed 200: 80 steps × 16 sequences pass over the 19 aphorisms ~67 times, in ~25 s
+        learning_rate=1e-2,  # seed 2e-4: at 2e-4 the stand-in's loss barely moves in 80 steps
+        fp16=False,  # no fp16 training on CPU: fp32 compute (the int8 weights stay int8)
+        gradient_checkpointing=False,  # the stand-in's activations are tiny; checkpointing only costs time
+        save_steps=10,
+        output_dir="outputs/stand-in-lora",
+        prompt="Errors should never",
+        max_new_tokens=16,
+    ),
+}
+
+
+# ---------------------------------------------------------------------------- the environment
+
+
+class EnvironmentNotReady(RuntimeError):
+    """The profile needs something this machine does not have (a GPU, the hub)."""
+
+
+def preflight(cfg: FinetuneConfig) -> None:
+    """Fail within seconds, before any download, if the opt-6.7b profile cannot run here."""
+    if cfg.profile != "opt-6.7b":
+        return
+    problems = []
+    if not torch.cuda.is_available():
+        problems.append(
+            "a CUDA GPU (bitsandbytes' 8-bit training of a 6.7B model needs one; this machine has none)"
+        )
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    if offline and not _in_hub_cache(cfg.model_name):
+        problems.append(
+            f"the weights of {cfg.model_name} (HF_HUB_OFFLINE is set and they are not in the cache)"
+        )
+    if problems:
+        raise EnvironmentNotReady(
+            "the opt-6.7b profile needs " + "; and ".join(problems) + ". "
+            "Run the offline stand-in instead: python -m lorabook.finetune --profile stand-in"
+        )
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+
+
+# ---------------------------------------------------------------------------- 1. load in 8-bit
+
+
+def resolve(cfg: FinetuneConfig, progress: bool = True) -> FinetuneConfig:
+    """The config with the stand-in's model directory filled in (pretraining it on first use)."""
+    if cfg.profile == "stand-in" and not cfg.model_name:
+        cfg = dataclasses.replace(cfg, model_name=str(standin.standin_path(progress=progress)))
+    return cfg
+
+
+def load_tokenizer(cfg: FinetuneConfig):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(cfg.model_name, trust_remote_code=False)
+
+
+def load_base(cfg: FinetuneConfig, dtype=None):
+    """The causal LM, its nn.Linear layers in LLM.int8() when cfg.load_in_8bit (safetensors only)."""
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    cuda = torch.cuda.is_available()
+    kwargs = dict(
+        dtype=dtype or (torch.float16 if cuda else torch.float32),
+        device_map="auto" if cuda else {"": "cpu"},
+        use_safetensors=True,
+        trust_remote_code=False,
+    )
+    if cfg.load_in_8bit:
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+    return AutoModelForCausalLM.from_pretrained(cfg.model_name, **kwargs)
+
+
+# ---------------------------------------------------------------------------- 2. prepare for k-bit training
+
+
+class CastOutputToFloat(nn.Sequential):
+    """Wraps lm_head so that the logits come out in fp32 (a stable softmax and loss under fp16 weights)."""
+
+    def forward(self, x):
+        return super().forward(x).to(torch.float32)
+
+
+def prepare_manually(model, gradient_checkpointing: bool = True):
+    """The seed article's hand-written preparation, before peft had a function for it."""
+    for param in model.parameters():
+        param.requires_grad = False  # freeze the base model
+        if param.ndim == 1:
+            param.data = param.data.to(torch.float32)  # LayerNorm weights and biases in fp32, for stability
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable()  # recompute activations in backward instead of storing them
+    model.enable_input_require_grads()  # so that checkpointed blocks have an input that requires grad
+    model.lm_head = CastOutputToFloat(model.lm_head)
+    return model
+
+
+def prepare(model, cfg: FinetuneConfig):
+    """peft's prepare_model_for_kbit_training (the maintained version of prepare_manually)."""
+    from peft import prepare_model_for_kbit_training
+
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+
+
+# ---------------------------------------------------------------------------- 3–4. LoRA, and the count
+
+
+def lora_config(cfg: FinetuneConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.r,
+        lora_alpha=cfg.lora_alpha,
+        target_modules=list(cfg.target_modules),
+        lora_dropout=cfg.lora_dropout,
+        bias=cfg.bias,
+        task_type="CAUSAL_LM",
+    )
+
+
+def apply_lora(model, cfg: FinetuneConfig):
+    """get_peft_model, after checking that every target module names a layer of this model."""
+    from peft import get_peft_model
+
+    from .lora import matches
+
+    names = [n for n, _ in model.named_modules()]
+    missing = [t for t in cfg.target_modules if not any(matches(n, [t]) for n in names)]
+    if missing:
+        leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if not list(m.children())})
+        raise ValueError(
+            f"target_modules {missing} match no module of {cfg.model_name}; its layers include {leaves}"
+        )
+    return get_peft_model(model, lora_config(cfg))
+
+
+# ---------------------------------------------------------------------------- 5. the quotes
+
+
+def load_quotes(cfg: FinetuneConfig):
+    """english_quotes from the hub, or the stand-in's quotes with the same columns (quote, author, tags)."""
+    import datasets
+
+    if cfg.dataset == "zen-of-python":
+        quotes = standin.zen_of_python()
+        return datasets.Dataset.from_dict(
+            {
+                "quote": quotes,
+                "author": ["Tim Peters"] * len(quotes),
+                "tags": [["python", "zen"]] * len(quotes),
+            }
+        )
+    return datasets.load_dataset(cfg.dataset, split="train")
+
+
+def tokenize(data, tokenizer):
+    """The seed's step: tokenize the `quote` column in batches."""
+    if len(data) == 0:
+        raise ValueError("the dataset is empty: there is nothing to fine-tune on")
+    return data.map(lambda batch: tokenizer(batch["quote"]), batched=True, remove_columns=data.column_names)
+
+
+# ---------------------------------------------------------------------------- 6. train
+
+
+def check_output_dir(path: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to write into a directory that holds something else, unless told to."""
+    if not path.exists() or not any(path.iterdir()):
+        if resume:
+            raise FileNotFoundError(f"--resume was given, but {path} holds no checkpoint to resume from")
+        return
+    has_checkpoint = any(p.name.startswith("checkpoint-") for p in path.iterdir())
+    if resume and has_checkpoint:
+        return
+    if overwrite:
+        shutil.rmtree(path)
+        return
+    what = "checkpoints of an earlier run" if has_checkpoint else "files that are not checkpoints"
+    raise FileExistsError(f"output_dir {path} already holds {what}; pass --resume to continue or --overwrite")
+
+
+def training_arguments(cfg: FinetuneConfig):
+    from transformers import TrainingArguments
+
+    cuda = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=cfg.output_dir,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        warmup_steps=cfg.warmup_steps,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        fp16=cfg.fp16 and cuda,
+        use_cpu=not cuda,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to=[],
+    )
+
+
+def train(model, tokenizer, data, cfg: FinetuneConfig, resume: bool = False):
+    """The seed's Trainer, resumable from the last checkpoint in cfg.output_dir."""
+    from transformers import DataCollatorForLanguageModeling, Trainer
+    from transformers.trainer_utils import get_last_checkpoint
+
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(cfg),
+        train_dataset=data,
+        data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),  # labels = inputs, pads = -100
+    )
+    model.config.use_cache = False  # the KV cache is for generation; in training it only costs memory
+    trainer.train(resume_from_checkpoint=get_last_checkpoint(cfg.output_dir) if resume else None)
+    model.config.use_cache = True
+    return trainer
+
+
+# ---------------------------------------------------------------------------- 7–9. save, reload, generate
+
+
+def save_adapter(model, path) -> list[Path]:
+    """adapter_config.json and adapter_model.safetensors: the LoRA matrices only."""
+    model.save_pretrained(path)
+    return sorted(Path(path).iterdir())
+
+
+def reload(cfg: FinetuneConfig, adapter_dir):
+    """A fresh 8-bit base with the saved adapter on top, as the seed reloads it (PeftConfig, PeftModel)."""
+    from peft import PeftConfig, PeftModel
+
+    config = PeftConfig.from_pretrained(adapter_dir)
+    base = load_base(dataclasses.replace(cfg, model_name=config.base_model_name_or_path))
+    return PeftModel.from_pretrained(base, adapter_dir, is_trainable=False).eval()
+
+
+def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32) -> str:
+    """Greedy completion of `prompt` (eval mode: bitsandbytes runs LLM.int8() here)."""
+    model.eval()
+    inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    return tokenizer.decode(out[0], skip_special_tokens=True)
+
+
+def exact_match(model, tokenizer, quotes: list[str]) -> tuple[float, list[dict]]:
+    """Share of quotes whose greedy continuation of their first half reproduces the second half exactly.
+
+    The prompt is the first ⌈n/2⌉ of a quote's n words (at least one word, and one word left to predict): with
+    fewer, two aphorisms can share a prompt ("If the implementation is hard/easy to explain, …").
+    """
+    rows = []
+    for quote in quotes:
+        words = quote.split()
+        k = max(1, min(len(words) - 1, math.ceil(len(words) / 2)))
+        prompt, target = " ".join(words[:k]), " " + " ".join(words[k:])
+        n_new = len(tokenizer(target)["input_ids"]) + 2
+        completion = generate(model, tokenizer, prompt, n_new)[len(prompt) :]
+        rows.append({"prompt": prompt, "target": target.strip(), "completion": completion.strip(),
+                     "match": completion.startswith(target)})  # fmt: skip
+    return sum(r["match"] for r in rows) / len(rows), rows
+
+
+# ---------------------------------------------------------------------------- the whole run
+
+
+def run(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, progress: bool = True):
+    """Every step, in the seed's order. Returns (model, tokenizer, result); result.json holds the result."""
+    cfg.validate()
+    preflight(cfg)
+    out = Path(cfg.output_dir)
+    check_output_dir(out, resume, overwrite)
+    cfg = resolve(cfg, progress)
+    from transformers import set_seed
+
+    set_seed(cfg.seed)  # LoRA's A is drawn in get_peft_model, before the Trainer seeds anything
+    tokenizer = load_tokenizer(cfg)
+    data = tokenize(load_quotes(cfg), tokenizer)  # before the model: an empty dataset fails fast
+    model = apply_lora(prepare(load_base(cfg), cfg), cfg)
+    trainer = train(model, tokenizer, data, cfg, resume=resume)
+    adapter_dir = out / "adapter"
+    files = save_adapter(model, adapter_dir)
+    result = {
+        "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "extra"},
+        "trainable": model.get_nb_trainable_parameters(),
+        "log_history": trainer.state.log_history,
+        "global_step": trainer.state.global_step,
+        "world_size": trainer.args.world_size,
+        "adapter_files": {p.name: p.stat().st_size for p in files},
+        "completion": generate(model, tokenizer, cfg.prompt, cfg.max_new_tokens),
+    }
+    if trainer.is_world_process_zero():
+        (out / "result.json").write_text(json.dumps(result, indent=1, default=str))
+    return model, tokenizer, result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lorabook.finetune", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="stand-in")
+    parser.add_argument("--output-dir", help="where checkpoints, the adapter and result.json go")
+    parser.add_argument("--model", help="a local model directory or hub id instead of the profile's model")
+    parser.add_argument("--max-steps", type=int, help="optimizer steps (the profile's value if omitted)")
+    parser.add_argument("--save-steps", type=int, help="checkpoint every this many steps")
+    parser.add_argument("--r", type=int, help="LoRA rank")
+    parser.add_argument("--target-modules", nargs="+", help="module names to adapt, e.g. q_proj v_proj")
+    parser.add_argument("--no-8bit", action="store_true", help="load the base in full precision")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in output-dir"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="delete output-dir first")
+    args = parser.parse_args(argv)
+    overrides = {
+        k: v
+        for k, v in {
+            "output_dir": args.output_dir,
+            "model_name": args.model,
+            "max_steps": args.max_steps,
+            "save_steps": args.save_steps,
+            "r": args.r,
+            "target_modules": tuple(args.target_modules) if args.target_modules else None,
+        }.items()
+        if v is not None
+    }
+    if args.no_8bit:
+        overrides["load_in_8bit"] = False
+    cfg = dataclasses.replace(PROFILES[args.profile], **overrides)
+    try:
+        _, _, result = run(cfg, resume=args.resume, overwrite=args.overwrite)
+    except (EnvironmentNotReady, ValueError, FileExistsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result["completion"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,337 @@
+"""The fine-tune pipeline end to end on a tiny stand-in: 8-bit load, prepare, LoRA, train, save, reload,
+generate; resume after a real kill; DDP under accelerate; the offline fail-fast; and bad configurations."""
+
+import dataclasses
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lorabook import finetune as F
+from lorabook import models
+from lorabook import standin as S
+
+ROOT = Path(__file__).resolve().parents[1]
+# A stand-in small enough to pretrain in seconds: same code path as the book's, smaller numbers.
+TINY = S.Recipe(vocab_size=320, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, ffn_dim=128,
+                max_position_embeddings=128, seq_len=64, batch_size=8, steps=25, warmup_steps=3)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lorabook-cache")
+    old = os.environ.get("LORABOOK_CACHE")
+    os.environ["LORABOOK_CACHE"] = str(path)
+    yield path
+    if old is None:
+        del os.environ["LORABOOK_CACHE"]
+    else:
+        os.environ["LORABOOK_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny(cache):
+    return S.standin_path(TINY, progress=False)
+
+
+def tiny_cfg(tiny, out, **kw):
+    fields = dict(model_name=str(tiny), output_dir=str(out), max_steps=8, save_steps=4, warmup_steps=2)
+    fields.update(kw)
+    return dataclasses.replace(F.PROFILES["stand-in"], **fields)
+
+
+# ---------------------------------------------------------------------------- the stand-in
+
+
+def test_the_stand_in_beats_uniform_on_held_out_text(tiny):
+    report = S.report(tiny)
+    assert report["heldout_loss"] < report["initial_heldout_loss"]
+    assert (
+        report["heldout_loss"]
+        < 0.85 * report["uniform_loss"]
+        == pytest.approx(0.85 * math.log(320), rel=0.01)
+    )
+
+
+def test_the_cache_is_reused_and_keyed_by_the_recipe(tiny):
+    start = time.perf_counter()
+    assert S.standin_path(TINY, progress=False) == tiny
+    assert time.perf_counter() - start < 5  # no second pretraining
+    assert S.recipe_key(dataclasses.replace(TINY, steps=26)) != S.recipe_key(TINY)
+    assert sorted(p.suffix for p in tiny.glob("*.safetensors")) == [".safetensors"]
+
+
+def test_the_tokenizer_round_trips_text(tiny):
+    tokenizer = F.load_tokenizer(tiny_cfg(tiny, "unused"))
+    for text in [*S.zen_of_python(), S.corpus()[:2000], "naïve café — 3.14 ≠ π\n\tdef f(x): return x"]:
+        assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+
+
+def test_the_fine_tune_data_has_english_quotes_columns_and_is_pep_20():
+    data = F.load_quotes(F.PROFILES["stand-in"])
+    assert data.column_names == ["quote", "author", "tags"]
+    assert len(data) == 19 and set(data["author"]) == {"Tim Peters"}
+    assert data["quote"][0] == "Beautiful is better than ugly."
+    assert "Errors should never pass silently." in data["quote"]
+
+
+# ---------------------------------------------------------------------------- the pipeline, end to end
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    cfg = tiny_cfg(tiny, out, max_steps=12, learning_rate=1e-2)
+    model, tokenizer, result = F.run(cfg, progress=False)
+    return cfg, model, tokenizer, result
+
+
+def test_the_loss_decreases(trained):
+    _, _, _, result = trained
+    losses = [h["loss"] for h in result["log_history"] if "loss" in h]
+    assert len(losses) == 12 and sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+
+
+def test_base_weights_are_int8_and_only_lora_trains(trained):
+    _, model, _, result = trained
+    int8 = [n for n, p in model.named_parameters() if p.dtype == torch.int8]
+    # every linear weight of the decoder layers is int8 (those LoRA wraps sit under .base_layer)
+    assert int8 and all(
+        re.search(r"\.(q_proj|k_proj|v_proj|out_proj|fc1|fc2)(\.base_layer)?\.weight$", n) for n in int8
+    )
+    assert any("q_proj.base_layer" in n for n in int8) and not any("embed" in n for n in int8)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    assert result["trainable"][0] == sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def test_the_adapter_is_saved_as_safetensors_and_reloads_to_the_same_logits(trained):
+    cfg, model, tokenizer, result = trained
+    adapter = Path(cfg.output_dir) / "adapter"
+    assert set(result["adapter_files"]) == {"adapter_config.json", "adapter_model.safetensors", "README.md"}
+    assert not list(adapter.glob("*.bin"))
+    reloaded = F.reload(cfg, adapter)
+    ids = tokenizer("Errors should never pass silently.", return_tensors="pt")["input_ids"]
+    model.eval()
+    with torch.no_grad():
+        a, b = model(input_ids=ids).logits, reloaded(input_ids=ids).logits
+    assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
+    assert F.generate(reloaded, tokenizer, cfg.prompt, 8).startswith(cfg.prompt)
+
+
+class Oracle:
+    """Completes each prompt with the quote it starts, or (silent=True) adds nothing: to test exact_match."""
+
+    device = "cpu"
+
+    def __init__(self, tokenizer, quotes, silent=False):
+        self.tokenizer, self.quotes, self.silent = tokenizer, quotes, silent
+
+    def eval(self):
+        return self
+
+    def generate(self, input_ids, **kwargs):
+        prompt = self.tokenizer.decode(input_ids[0])
+        text = prompt if self.silent else next(q for q in self.quotes if q.startswith(prompt))
+        return torch.tensor([self.tokenizer(text)["input_ids"]])
+
+
+def test_exact_match_counts_whole_continuations(tiny):
+    tokenizer = F.load_tokenizer(tiny_cfg(tiny, "unused"))
+    quotes = S.zen_of_python()
+    rate, rows = F.exact_match(Oracle(tokenizer, quotes), tokenizer, quotes)
+    assert rate == 1.0 and rows[0]["prompt"] == "Beautiful is better" and rows[0]["target"] == "than ugly."
+    assert len({r["prompt"] for r in rows}) == len(quotes)  # no two quotes share a prompt
+    assert F.exact_match(Oracle(tokenizer, quotes, silent=True), tokenizer, quotes)[0] == 0.0
+
+
+# ---------------------------------------------------------------------------- prepare: by hand and by peft
+
+
+def test_manual_preparation_and_peft_differ_only_where_documented(tiny):
+    cfg = tiny_cfg(tiny, "unused")
+    manual = F.prepare_manually(F.load_base(cfg, dtype=torch.float16), gradient_checkpointing=False)
+    peft = F.prepare(
+        F.load_base(cfg, dtype=torch.float16), dataclasses.replace(cfg, gradient_checkpointing=False)
+    )
+    for model in (manual, peft):
+        assert not any(p.requires_grad for p in model.parameters())  # both freeze everything
+        assert all(p.dtype == torch.int8 for n, p in model.named_parameters() if "proj.weight" in n)
+    dtypes = lambda m: {n.replace("lm_head.0.", "lm_head."): p.dtype for n, p in m.named_parameters()}  # noqa: E731
+    m, p = dtypes(manual), dtypes(peft)
+    for name in m:
+        if m[name] == torch.int8:
+            continue
+        assert p[name] == torch.float32  # peft casts every non-int8 parameter to fp32
+        if "layer_norm" in name or name.endswith("bias"):
+            assert m[name] == torch.float32  # the manual version casts the 1-D ones
+    assert m["model.decoder.embed_tokens.weight"] == torch.float16  # …and leaves the embeddings in fp16
+    assert isinstance(manual.lm_head, F.CastOutputToFloat) and not isinstance(
+        peft.lm_head, F.CastOutputToFloat
+    )
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        assert manual(input_ids=ids).logits.dtype == torch.float32
+
+
+def test_the_collator_copies_inputs_to_labels_and_masks_padding(tiny):
+    from transformers import DataCollatorForLanguageModeling
+
+    tokenizer = F.load_tokenizer(tiny_cfg(tiny, "unused"))
+    batch = DataCollatorForLanguageModeling(tokenizer, mlm=False)(
+        [{"input_ids": ids} for ids in tokenizer(["Now is better than never.", "Simple."])["input_ids"]]
+    )
+    pad = batch["input_ids"] == tokenizer.pad_token_id
+    assert pad.any() and (batch["labels"][pad] == -100).all()
+    assert torch.equal(batch["labels"][~pad], batch["input_ids"][~pad])
+
+
+def test_lora_config_defaults_are_the_ones_the_seed_lists():
+    from peft import LoraConfig
+
+    c = LoraConfig()
+    assert (c.r, c.lora_alpha, c.lora_dropout, c.bias) == (8, 8, 0.0, "none")
+
+
+def test_the_seed_profile_gives_the_seed_printout_on_a_meta_opt_6_7b():
+    from peft import get_peft_model
+
+    model = get_peft_model(
+        models.meta_model(models.opt_config("opt-6.7b")), F.lora_config(F.PROFILES["opt-6.7b"])
+    )
+    trainable, total = model.get_nb_trainable_parameters()
+    config = models.opt_config("opt-6.7b")
+    assert trainable == config.num_hidden_layers * 2 * 16 * (2 * config.hidden_size)
+    assert total == models.opt_parameter_formula(config) + trainable
+
+
+# ---------------------------------------------------------------------------- reliability
+
+
+def cli(*args, env=None):
+    return [sys.executable, "-m", "lorabook.finetune", *args]
+
+
+def cli_env(cache):
+    return {**os.environ, "LORABOOK_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_adapter(tiny, cache, tmp_path):
+    from safetensors.torch import load_file
+
+    common = ["--profile", "stand-in", "--model", str(tiny), "--max-steps", "12", "--save-steps", "4"]
+    env = cli_env(cache)
+    straight = tmp_path / "straight"
+    subprocess.run(cli(*common, "--output-dir", str(straight)), env=env, check=True, capture_output=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cli(*common, "--output-dir", str(killed)), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while not (killed / "checkpoint-8" / "trainer_state.json").exists():
+        assert proc.poll() is None, "the run finished before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "adapter").exists()  # really interrupted before the end
+
+    subprocess.run(
+        cli(*common, "--output-dir", str(killed), "--resume"), env=env, check=True, capture_output=True
+    )
+    a = load_file(straight / "adapter" / "adapter_model.safetensors")
+    b = load_file(killed / "adapter" / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    # Same data order, same RNG states restored from the checkpoint: equal up to float summation order.
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4), k
+
+
+def launch(tiny, cache, out, *flags, steps=4):
+    """accelerate launch … -m lorabook.finetune on the tiny stand-in; returns result.json."""
+    import json
+
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *flags, "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "lorabook.finetune", "--profile", "stand-in",
+           "--model", str(tiny), "--max-steps", str(steps), "--output-dir", str(out)]  # fmt: skip
+    done = subprocess.run(cmd, env=cli_env(cache), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "result.json").read_text())
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_in_8_bit(tiny, cache, tmp_path):
+    # torchrun-style launch: two processes, gloo on CPU, the base in 8-bit
+    result = launch(tiny, cache, tmp_path / "ddp", "--multi_gpu")
+    assert result["world_size"] == 2 and result["global_step"] == 4
+    assert result["config"]["load_in_8bit"] is True
+
+
+@pytest.mark.slow
+def test_accelerate_cpu_flag_alone_starts_one_process(tiny, cache, tmp_path):
+    # accelerate 1.x: --cpu uses the simple launcher, which starts one process unless an MPI hostfile is given
+    assert launch(tiny, cache, tmp_path / "cpu", "--cpu", steps=1)["world_size"] == 1
+
+
+def test_the_gpu_profile_fails_fast_offline_and_without_cuda(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    code = F.main(["--profile", "opt-6.7b", "--output-dir", str(tmp_path / "x")])
+    assert time.perf_counter() - start < 5
+    err = capsys.readouterr().err
+    assert code == 2 and "CUDA GPU" in err and "HF_HUB_OFFLINE" in err and "--profile stand-in" in err
+
+
+# ---------------------------------------------------------------------------- bad configurations
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (dict(r=0), r"r must be >= 1, got 0"),
+        (dict(max_steps=0), r"max_steps must be >= 1, got 0"),
+        (dict(lora_alpha=-1), r"lora_alpha must be a finite number > 0"),
+    ],
+)
+def test_bad_numbers_fail_before_anything_loads(change, message, tmp_path):
+    cfg = dataclasses.replace(
+        F.PROFILES["stand-in"], output_dir=str(tmp_path / "o"), model_name="/nonexistent", **change
+    )
+    with pytest.raises(ValueError, match=message):
+        F.run(cfg)
+
+
+def test_a_target_module_that_matches_nothing_fails_before_training(tiny, tmp_path):
+    cfg = tiny_cfg(tiny, tmp_path / "o", target_modules=("query", "value"))
+    with pytest.raises(ValueError, match=r"target_modules \['query', 'value'\] match no module .* 'q_proj'"):
+        F.run(cfg)
+    assert not (tmp_path / "o" / "checkpoint-4").exists()
+
+
+def test_an_empty_dataset_fails_clearly(tiny):
+    import datasets
+
+    with pytest.raises(ValueError, match="the dataset is empty"):
+        F.tokenize(datasets.Dataset.from_dict({"quote": []}), F.load_tokenizer(tiny_cfg(tiny, "unused")))
+
+
+def test_an_output_dir_with_other_files_needs_overwrite(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(
+        FileExistsError, match="files that are not checkpoints; pass --resume .* or --overwrite"
+    ):
+        F.check_output_dir(out, resume=False, overwrite=False)
+    F.check_output_dir(out, resume=False, overwrite=True)
+    assert not out.exists()
+    with pytest.raises(FileNotFoundError, match="no checkpoint to resume from"):
+        F.check_output_dir(out, resume=True, overwrite=False)
