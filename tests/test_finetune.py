@@ -259,9 +259,10 @@ def launch(tiny, cache, out, *flags, steps=4):
     """accelerate launch … -m lorabook.finetune on the tiny stand-in; returns result.json."""
     import json
 
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", *flags, "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "lorabook.finetune", "--profile", "stand-in",
-           "--model", str(tiny), "--max-steps", str(steps), "--output-dir", str(out)]  # fmt: skip
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *flags, "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "lorabook.finetune", "--profile", "stand-in", "--model", str(tiny),
+           "--max-steps", str(steps), "--output-dir", str(out)]  # fmt: skip
     done = subprocess.run(cmd, env=cli_env(cache), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "result.json").read_text())
