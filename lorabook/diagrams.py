@@ -21,7 +21,7 @@ from .plots.style import PALETTE, styled
 
 BOOK_PLAN = [
     ("I. Foundations", ["Why fine-tune", "Matrix rank", "Truncated SVD"]),
-    ("II. LoRA", ["Architecture", "Inference latency", "Advantages"]),
+    ("II. LoRA", ["The layer and\nits arithmetic", "Inference latency", "Modularity"]),
     ("III. GPU memory", ["Why fine-tuning\neats GPUs"]),
     ("IV. Number formats", ["FP32, FP16, BF16", "int8 and LLM.int8()"]),
     ("V. The 8-bit fine-tune", ["OPT-6.7B + LoRA\n(and a CPU stand-in)"]),

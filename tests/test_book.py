@@ -75,7 +75,7 @@ NAMES = re.compile(
     r"|\bint(?:4|8|32)\b|\b(?:b?float)(?:16|32|64)\b"
     r"|(?i:\b(?:fp|bf|bp)(?:8|16|32)\b)|\bE4M3\b|\bE5M2\b|\bA100s?\b|\bH100s?\b|\bH200s?\b"
     r"|\b(?:4|8|16|32)-bit\b|\b(?:8|16) bits\b"
-    r"|IEEE 754|(?:Fig\.|Figure|Table|§)\s?\d+(?:\.\d+)*"
+    r"|IEEE 754|PEP \d+|(?:Fig\.|Figure|Table|§)\s?\d+(?:\.\d+)*"
 )
 
 
@@ -88,6 +88,7 @@ def typed_numbers(markdown: str) -> list[str]:
     text = re.sub(r"`[^`]*`", " ", text)  # inline code
     text = re.sub(r"^\(.*\)=$", " ", text, flags=re.M)  # labels
     text = re.sub(r"^\s*\d+\.\s", " ", text, flags=re.M)  # numbered-list markers
+    text = re.sub(r"^#+\s+\d+(?:–\d+)?\.\s", " ", text, flags=re.M)  # numbered steps in headings
     text = NAMES.sub(" ", text)
     return re.findall(r"[^\s]*\d[^\s]*", text)
 

@@ -258,9 +258,14 @@ def test_a_killed_run_resumes_to_the_same_adapter(tiny, cache, tmp_path):
 def launch(tiny, cache, out, *flags, steps=4):
     """accelerate launch … -m lorabook.finetune on the tiny stand-in; returns result.json."""
     import json
+    import socket
 
+    with socket.socket() as sock:  # a free port for the rendezvous: the default one may still be in TIME_WAIT
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     cmd = [sys.executable, "-m", "accelerate.commands.launch", *flags, "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(port),
            "-m", "lorabook.finetune", "--profile", "stand-in", "--model", str(tiny),
            "--max-steps", str(steps), "--output-dir", str(out)]  # fmt: skip
     done = subprocess.run(cmd, env=cli_env(cache), capture_output=True, text=True, timeout=300)
