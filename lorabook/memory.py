@@ -169,8 +169,9 @@ def kv_cache(config, batch: int, seq: int, dtype: str = "fp16") -> Estimate:
 
 
 def estimate(config, mode: str, batch: int = 1, seq: int = 512, *, r: int = 16,
-             target_modules=("q_proj", "v_proj"), checkpointing: bool = False, groups=None) -> Estimate:  # fmt: skip
-    """Memory of one workload: "inference-fp32/fp16/int8", "full-fp32", "full-mixed", "lora-fp16", "lora-int8"."""
+             target_modules=("q_proj", "v_proj"), checkpointing: bool = False,
+             groups=None) -> Estimate:  # fmt: skip
+    """Memory of one workload: inference-fp32/fp16/int8, full-fp32, full-mixed, lora-fp16 or lora-int8."""
     from .lora import lora_parameter_count
 
     groups = groups or parameter_groups(config)
