@@ -193,3 +193,41 @@ def estimate(config, mode: str, batch: int = 1, seq: int = 512, *, r: int = 16,
         "mode must be one of inference-fp32, inference-fp16, inference-int8, full-fp32, full-mixed, "
         f"lora-fp16, lora-int8; got {mode!r}"
     )
+
+
+# ---------------------------------------------------------------------------- activations, counted for OPT
+
+
+def opt_saved_values_per_token(config, seq: int, attention: str = "sdpa") -> int:
+    """Values autograd saves for backward, per token, in transformers' OPTForCausalLM (one training forward).
+
+    Counted operation by operation and checked against saved_tensors_hooks (tests/test_memory.py): per layer
+    10·h (LayerNorm inputs and outputs, q, k, v, attention output and its reshaped copy, …) + f (the ReLU
+    output fc2 reads) + 4 (two LayerNorms' mean and 1/std) + a (sdpa's log-sum-exp per head; eager attention
+    keeps the a·s probabilities instead); then 2·h + V + 8 for the final LayerNorm, the logits and the loss.
+    """
+    s = check_int(seq, "seq", 1)
+    h, layers, heads = _shape(config)
+    if attention not in ("sdpa", "eager"):
+        raise ValueError(f"attention must be 'sdpa' or 'eager', got {attention!r}")
+    attn = heads if attention == "sdpa" else heads * s
+    return layers * (10 * h + config.ffn_dim + 4 + attn) + 2 * h + config.vocab_size + 8
+
+
+def measure_saved_bytes(model, input_ids) -> int:
+    """Bytes of the tensors autograd saves for backward in one forward pass, parameters excluded.
+
+    Each storage is counted once (views share it), via torch.autograd.graph.saved_tensors_hooks.
+    """
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen = {}
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in params:
+            seen[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(input_ids=input_ids, labels=input_ids)
+    return sum(seen.values())

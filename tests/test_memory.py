@@ -94,3 +94,22 @@ def test_bad_input_is_refused_with_the_allowed_values():
     bad.hidden_size = 0
     with pytest.raises(ValueError, match="config must have a hidden size"):
         M.kv_cache(bad, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "h,a,f,layers,vocab,b,s,attention",
+    [
+        (64, 4, 256, 2, 100, 2, 32, "sdpa"),
+        (96, 6, 200, 3, 150, 3, 24, "sdpa"),
+        (64, 4, 256, 2, 100, 2, 40, "eager"),
+    ],
+)
+def test_saved_activations_match_the_per_token_count(h, a, f, layers, vocab, b, s, attention):
+    config = models.opt_config("opt-125m", hidden_size=h, num_attention_heads=a, ffn_dim=f,
+                               num_hidden_layers=layers, vocab_size=vocab, max_position_embeddings=128,
+                               word_embed_proj_dim=h)  # fmt: skip
+    model = models.random_model(config).train()
+    model.config._attn_implementation = attention
+    measured = M.measure_saved_bytes(model, torch.randint(0, vocab, (b, s)))
+    predicted = b * s * M.opt_saved_values_per_token(config, s, attention) * 4  # fp32 values
+    assert abs(measured - predicted) <= 0.01 * predicted
