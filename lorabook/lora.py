@@ -16,6 +16,7 @@ import re
 import torch
 from torch import nn
 
+from . import models
 from ._checks import check_int, check_nonnegative, check_positive
 
 # ---------------------------------------------------------------------------- the layer
@@ -130,13 +131,11 @@ def unmerge_all(model: nn.Module) -> None:
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, all) parameters, each shared tensor once, as peft's get_nb_trainable_parameters counts."""
-    trainable = total = 0
-    for p in model.parameters():
-        n = p.numel()  # an int8 weight of bitsandbytes is one parameter per element, as peft counts it
-        total += n
-        trainable += n if p.requires_grad else 0
-    return trainable, total
+    """(trainable, all) parameters, each shared tensor once, as peft's get_nb_trainable_parameters counts.
+
+    An int8 weight of bitsandbytes counts one parameter per element, as peft counts it.
+    """
+    return models.count_parameters(model, trainable_only=True), models.count_parameters(model)
 
 
 def trainable_summary(model: nn.Module) -> str:
