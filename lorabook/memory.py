@@ -211,7 +211,8 @@ def opt_saved_values_per_token(config, seq: int, attention: str = "sdpa") -> int
     if attention not in ("sdpa", "eager"):
         raise ValueError(f"attention must be 'sdpa' or 'eager', got {attention!r}")
     attn = heads if attention == "sdpa" else heads * s
-    return layers * (10 * h + config.ffn_dim + 4 + attn) + 2 * h + config.vocab_size + 8
+    f = getattr(config, "ffn_dim", None) or 4 * h  # BLOOM and GPT-style configs: a 4h-wide MLP
+    return layers * (10 * h + f + 4 + attn) + 2 * h + config.vocab_size + 8
 
 
 def measure_saved_bytes(model, input_ids) -> int:
@@ -231,3 +232,25 @@ def measure_saved_bytes(model, input_ids) -> int:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         model(input_ids=input_ids, labels=input_ids)
     return sum(seen.values())
+
+
+# ------------------------------------------------------------------------ GPUs, and the seed's BLOOM figures
+
+A100_80GB = 80e9  # bytes
+
+
+def gpus_needed(n_bytes: float, gpu_bytes: float = A100_80GB) -> int:
+    """The smallest whole number of GPUs whose memory holds n_bytes (before any parallelism overhead)."""
+    import math
+
+    return math.ceil(n_bytes / gpu_bytes)
+
+
+def activation_bytes_per_token(config, seq: int, bytes_per_value: int = 2, attention: str = "sdpa") -> int:
+    """Activation bytes one token keeps for backward in an OPT-shaped model (opt_saved_values_per_token)."""
+    return opt_saved_values_per_token(config, seq, attention) * bytes_per_value
+
+
+def tokens_to_fill(budget_bytes: float, fixed_bytes: float, config, seq: int) -> float:
+    """How many tokens' activations fit in budget_bytes once fixed_bytes (weights, states) are paid."""
+    return max(0.0, budget_bytes - fixed_bytes) / activation_bytes_per_token(config, seq)

@@ -113,3 +113,19 @@ def test_saved_activations_match_the_per_token_count(h, a, f, layers, vocab, b, 
     measured = M.measure_saved_bytes(model, torch.randint(0, vocab, (b, s)))
     predicted = b * s * M.opt_saved_values_per_token(config, s, attention) * 4  # fp32 values
     assert abs(measured - predicted) <= 0.01 * predicted
+
+
+def test_bloom_weights_need_five_a100s_and_full_finetuning_about_35():
+    g = M.parameter_groups(models.bloom_config())
+    assert M.gpus_needed(M.weights(g, "fp16").total) == 5  # 352 GB over 80 GB cards
+    assert (
+        M.gpus_needed(M.full_finetune(g, "mixed", "zero").total) == 36
+    )  # 16 B/param: 35.2 cards, rounded up
+    assert M.gpus_needed(M.full_finetune(g, "mixed", "hf").total) == 40
+
+
+def test_tokens_to_fill_is_the_budget_left_over_per_token_cost():
+    config = models.opt_config("opt-125m", **TINY)
+    per_token = M.activation_bytes_per_token(config, 32)
+    assert M.tokens_to_fill(1000 + 10 * per_token, 1000, config, 32) == 10
+    assert M.tokens_to_fill(500, 1000, config, 32) == 0
