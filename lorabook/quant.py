@@ -190,7 +190,6 @@ def llm_int8_matmul(X, W, threshold: float = 6.0, *, bitsandbytes_layout: bool =
     cols = outlier_columns(X, threshold)
     keep = torch.ones(X.shape[1], dtype=torch.bool)
     keep[cols] = False
-    qw = absmax_quantize(W * keep[:, None], "column")  # s_w: (1, o)
     if bitsandbytes_layout:  # bitsandbytes scales in float32; so do we here, or near-ties round differently
         qw = _absmax_float32(W, W.abs().amax(dim=0, keepdim=True))
         W = qw.dequantize()  # the fp16 weights are gone; only the int8 codes and s_w are stored
@@ -198,6 +197,7 @@ def llm_int8_matmul(X, W, threshold: float = 6.0, *, bitsandbytes_layout: bool =
             X * keep, torch.where(X.abs() >= threshold, 0.0, X).abs().amax(dim=1, keepdim=True)
         )
     else:
+        qw = absmax_quantize(W * keep[:, None], "column")  # s_w: (1, o), the outlier rows zeroed out
         qx = absmax_quantize(X * keep, "row")  # s_x: (n, 1), the outlier dimensions zeroed out
     out_fp16 = (X[:, cols].half() @ W[cols, :].half()).double()  # X_O W_O, 16-bit
     out_int8 = int8_matmul(qx.q, qw.q * keep[:, None]).to(torch.float64) / (qx.scale * qw.scale)
