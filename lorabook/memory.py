@@ -19,6 +19,7 @@ KV cache for inference: 2 (K and V) · layers · b · s · h · bytes per elemen
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -38,19 +39,34 @@ def bytes_per(dtype: str) -> int:
 
 @dataclass
 class Estimate:
-    """Named components in bytes; the total is their sum."""
+    """Named components in bytes, each of a kind: resident (weights, optimizer states, KV cache), gradients,
+    activations (kept from forward to backward) or transient (the backward's largest short-lived buffer).
+
+    total is the plain sum. peak is what is allocated at once: the resident part plus the larger of
+    activations + transient (at the start of the backward) and the gradients (at its end, once the activations
+    are freed; gradients are None before the backward, as after zero_grad(set_to_none=True)).
+    """
 
     components: dict = field(default_factory=dict)
+    kinds: dict = field(default_factory=dict)  # component -> kind; missing means resident
 
     @property
     def total(self) -> int:
         return sum(self.components.values())
 
+    def of_kind(self, kind: str) -> int:
+        return sum(v for k, v in self.components.items() if self.kinds.get(k, "resident") == kind)
+
+    @property
+    def peak(self) -> int:
+        during = self.of_kind("activations") + self.of_kind("transient")
+        return self.of_kind("resident") + max(during, self.of_kind("gradients"))
+
     def __add__(self, other: Estimate) -> Estimate:
         merged = dict(self.components)
         for k, v in other.components.items():
             merged[k] = merged.get(k, 0) + v
-        return Estimate(merged)
+        return Estimate(merged, {**self.kinds, **other.kinds})
 
 
 # ---------------------------------------------------------------------------- the model's parameters
@@ -106,56 +122,180 @@ def _check_workload(batch: int, seq: int) -> tuple[int, int]:
 
 
 def weights(groups: ParameterGroups, dtype: str, prepared_for_training: bool = False) -> Estimate:
-    """The weights in `dtype`; for int8, the scales and the float parts too.
+    """The weights in `dtype`; for int8 and nf4, the scales and the float parts too.
 
-    prepared_for_training: prepare_model_for_kbit_training casts every non-int8 parameter to fp32.
+    int8 (LLM.int8(), bitsandbytes): one byte per linear weight and one fp32 absmax per output row.
+    nf4 (QLoRA): half a byte per linear weight and one fp32 absmax per block of 64 (no double quantization).
+    prepared_for_training: prepare_model_for_kbit_training casts every non-quantized parameter to fp32.
     """
-    if dtype != "int8":
+    if dtype not in ("int8", "nf4"):
         return Estimate({f"weights ({dtype})": groups.total * bytes_per(dtype)})
     other = "fp32" if prepared_for_training else "fp16"
-    return Estimate(
-        {
-            "weights (int8 linear)": groups.linear * bytes_per("int8"),
-            "int8 scales (fp32, one per row)": groups.linear_rows * bytes_per("fp32"),
-            f"weights ({other}: embeddings, norms, biases)": groups.other * bytes_per(other),
-        }
-    )
+    rest = {f"weights ({other}: embeddings, norms, biases)": groups.other * bytes_per(other)}
+    if dtype == "nf4":
+        return Estimate({"weights (nf4 linear)": groups.linear // 2,
+                         "nf4 scales (fp32, one per 64)": math.ceil(groups.linear / NF4_BLOCK) * bytes_per("fp32"),
+                         **rest})  # fmt: skip
+    return Estimate({"weights (int8 linear)": groups.linear * bytes_per("int8"),
+                     "int8 scales (fp32, one per row)": groups.linear_rows * bytes_per("fp32"), **rest})  # fmt: skip
 
 
-def full_finetune(groups: ParameterGroups, precision: str = "mixed", rule: str = "zero") -> Estimate:
+NF4_BLOCK = 64  # QLoRA's block size for the weights' absmax
+ADAM8BIT_BLOCK = 256  # bitsandbytes' block size for 8-bit optimizer states
+
+
+def adam_states(n: int, optimizer: str = "adamw") -> int:
+    """Bytes of Adam's m and v for n parameters: fp32 (8 bytes each), or bitsandbytes' blockwise 8-bit
+    (2 bytes, plus one fp32 absmax per block of 256 per state; Dettmers et al. 2022, 8-bit optimizers)."""
+    n = check_int(n, "n", 0)
+    if optimizer == "adamw":
+        return 2 * n * bytes_per("fp32")
+    if optimizer == "adamw-8bit":
+        return 2 * (n * bytes_per("int8") + math.ceil(n / ADAM8BIT_BLOCK) * bytes_per("fp32"))
+    raise ValueError(f"optimizer must be 'adamw' or 'adamw-8bit', got {optimizer!r}")
+
+
+GRADIENTS = "gradients"
+
+
+def full_finetune(groups: ParameterGroups, precision: str = "mixed", rule: str = "zero",
+                  optimizer: str = "adamw") -> Estimate:  # fmt: skip
     """Weights, gradients and Adam states of full fine-tuning (activations not included)."""
     p = groups.total
+    adam = {f"Adam m, v ({'fp32' if optimizer == 'adamw' else '8-bit'})": adam_states(p, optimizer)}
     if precision == "fp32":
-        return Estimate({"weights (fp32)": 4 * p, "gradients (fp32)": 4 * p, "Adam m, v (fp32)": 8 * p})
-    if precision != "mixed":
+        parts = {"weights (fp32)": 4 * p, "gradients (fp32)": 4 * p}
+    elif precision != "mixed":
         raise ValueError(f"precision must be 'fp32' or 'mixed', got {precision!r}")
-    if rule == "zero":  # ZeRO §3.1: 2 + 2 + K·p with K = 12
-        return Estimate({"weights (fp16)": 2 * p, "gradients (fp16)": 2 * p, "fp32 master copy": 4 * p,
-                         "Adam m, v (fp32)": 8 * p})  # fmt: skip
-    if rule == "hf":  # HF's anatomy guide: fp32 weights + fp16 copy, fp32 gradients
-        return Estimate({"weights (fp32)": 4 * p, "fp16 copy for compute": 2 * p, "gradients (fp32)": 4 * p,
-                         "Adam m, v (fp32)": 8 * p})  # fmt: skip
-    raise ValueError(f"rule must be 'zero' or 'hf', got {rule!r}")
+    elif rule == "zero":  # ZeRO §3.1: 2 + 2 + K·p with K = 12
+        parts = {"weights (fp16)": 2 * p, "gradients (fp16)": 2 * p, "fp32 master copy": 4 * p}
+    elif rule == "hf":  # HF's anatomy guide: fp32 weights + fp16 copy, fp32 gradients
+        parts = {"weights (fp32)": 4 * p, "fp16 copy for compute": 2 * p, "gradients (fp32)": 4 * p}
+    else:
+        raise ValueError(f"rule must be 'zero' or 'hf', got {rule!r}")
+    parts.update(adam)
+    return Estimate(parts, {k: GRADIENTS for k in parts if k.startswith("gradients")})
 
 
-def lora_states(n_lora: int) -> Estimate:
-    """LoRA's own parameters, trained in fp32: weights, gradients, Adam m and v (16 bytes each)."""
+def lora_states(n_lora: int, optimizer: str = "adamw") -> Estimate:
+    """LoRA's own parameters, trained in fp32: weights, gradients, Adam m and v (16 bytes each with AdamW)."""
     n_lora = check_int(n_lora, "n_lora", 0)
     return Estimate({"LoRA weights (fp32)": 4 * n_lora, "LoRA gradients (fp32)": 4 * n_lora,
-                     "LoRA Adam m, v (fp32)": 8 * n_lora})  # fmt: skip
+                     "LoRA Adam m, v": adam_states(n_lora, optimizer)},
+                    {"LoRA gradients (fp32)": GRADIENTS})  # fmt: skip
+
+
+TRAINING = ("full", "lora", "lora-int8")
+_INT64_BYTES = torch.empty((), dtype=torch.int64).element_size()
+LORA_INPUT_SHARING = ("q_proj", "k_proj", "v_proj")  # the projections that read the same LayerNorm output
+
+
+def saved_bytes_per_token(
+    config, seq: int, training: str = "full", *, target_modules=("q_proj", "v_proj"), r: int = 16,
+    lora_dropout: float = 0.05, checkpointing: bool = False, attention: str = "sdpa",
+    bytes_per_value: int = 4, mask_bytes: int | None = None,
+) -> dict:  # fmt: skip
+    """Bytes one token leaves allocated for backward in transformers' OPTForCausalLM, by part.
+
+    Counted op by op (autograd's saved tensors, plus what bitsandbytes keeps on its ctx) and checked against
+    the CPU allocator in tests/test_memory.py. With h hidden, f the MLP width, a heads, T LoRA targets of
+    rank r, values per token and layer:
+
+        LayerNorm inputs and their mean, 1/std          2h + 4
+        attention: q, k, v, output, log-sum-exp         4h + a        (eager attention: a·s probabilities)
+        MLP: the ReLU output that fc2 reads             f
+        dropout masks after out_proj and fc2            2h            (when config.dropout > 0)
+        inputs of trained projections (full FT)         2h            (q/k/v share LN₁'s output; fc1 reads LN₂'s)
+        the same two inputs kept by bitsandbytes        2h            (int8: MatMul8bitFp keeps ctx.A)
+        LoRA, per target: dropout mask, dropout output, A·x    h + h + r
+
+    Layer 0 of a frozen model without checkpointing sees an input that needs no gradient, so its first
+    LayerNorm, its LoRA dropout masks and bitsandbytes' copy of LN₁'s output are not kept. Then the final
+    LayerNorm (h + 2), the lm_head input when it trains (h), the fp32 log-probabilities the loss keeps (V, fp32
+    whatever the model's dtype, since transformers' loss upcasts the logits), the int64 labels and, in full
+    fine-tuning, the int64 token and position ids the embeddings' backward reads.
+
+    With checkpointing each layer keeps only its input (h); a frozen model's embedding output is made a leaf
+    that requires grad (enable_input_require_grads), which the graph keeps too (h).
+    """
+    s = check_int(seq, "seq", 1)
+    h, layers, heads = _shape(config)
+    if training not in TRAINING:
+        raise ValueError(f"training must be one of {list(TRAINING)}, got {training!r}")
+    if attention not in ("sdpa", "eager"):
+        raise ValueError(f"attention must be 'sdpa' or 'eager', got {attention!r}")
+    T = 0 if training == "full" else len(target_modules)
+    if T and not set(target_modules) <= set(LORA_INPUT_SHARING):
+        raise ValueError(
+            f"target_modules must be among {list(LORA_INPUT_SHARING)} for this count, got {list(target_modules)}"
+        )
+    bpv, mask = bytes_per_value, bytes_per_value if mask_bytes is None else mask_bytes
+    f = getattr(config, "ffn_dim", None) or 4 * h  # BLOOM and GPT-style configs: a 4h-wide MLP
+    masks = 2 * h * mask if getattr(config, "dropout", 0.0) > 0 else 0
+    linear_inputs = 2 * h * bpv if training in ("full", "lora-int8") else 0
+    if T and lora_dropout > 0:
+        lora = T * (h * mask + h * bpv + r * bpv)
+    elif T:  # nn.Identity: lora_A reads LN₁'s output itself, which the int8 path already keeps
+        lora = (0 if training == "lora-int8" else h * bpv) + T * r * bpv
+    else:
+        lora = 0
+    layer = {
+        "LayerNorms": (2 * h + 4) * bpv,
+        "attention": (4 * h + (heads if attention == "sdpa" else heads * s)) * bpv,
+        "MLP (ReLU output)": f * bpv,
+        "dropout masks": masks,
+        "inputs kept for weight gradients" if training == "full" else "inputs kept by bitsandbytes": linear_inputs,
+        "LoRA (mask, dropout output, A·x)": lora,
+    }
+    layer = {k: v for k, v in layer.items() if v}
+    frozen_input = training != "full" and not checkpointing  # layer 0's input needs no gradient
+    layer0_saving = (
+        ((h + 2) * bpv + (T * h * mask if lora_dropout > 0 else 0) + (h * bpv if training == "lora-int8" else 0))
+        if frozen_input
+        else 0
+    )
+    final = {
+        "final LayerNorm": (h + 2) * bpv,
+        "lm_head input": h * bpv if training == "full" else 0,
+        "log-probabilities (fp32)": config.vocab_size * bytes_per("fp32"),
+        "labels and ids (int64)": (3 if training == "full" else 1) * _INT64_BYTES,
+    }
+    out = {f"per layer: {k}": layers * v for k, v in layer.items()}
+    if checkpointing:
+        out = {"checkpointed layer inputs": layers * h * bpv}
+        if training != "full":
+            out["embedding output (a leaf that requires grad)"] = h * bpv
+    elif layer0_saving:
+        out["layer 0: input needs no gradient"] = -layer0_saving
+    out.update({k: v for k, v in final.items() if v})
+    out["_one layer"] = sum(layer.values())  # recomputed in backward when checkpointing (not kept)
+    return out
 
 
 def activations(
-    config, batch: int, seq: int, checkpointing: bool = False, bytes_per_value: int = 2
-) -> Estimate:
-    """Activations kept for the backward pass (Korthikanti et al. 2022, §4.1), 16-bit by default."""
+    config, batch: int, seq: int, training: str = "full", *, checkpointing: bool = False,
+    bytes_per_value: int = 2, mask_bytes: int = 1, target_modules=("q_proj", "v_proj"), r: int = 16,
+    lora_dropout: float = 0.05, attention: str = "sdpa",
+) -> Estimate:  # fmt: skip
+    """Activations a training step keeps for backward, and the largest short-lived buffer of the backward.
+
+    bytes_per_value: 2 for fp16/bf16 activations, 4 for fp32. mask_bytes: 1 for CUDA's bool dropout masks;
+    the CPU kernel keeps them in the activations' dtype. The transient is the larger of the loss's two
+    gradient buffers (2·V fp32 values per token) and, with checkpointing, one layer recomputed.
+    """
     b, s = _check_workload(batch, seq)
-    h, layers, heads = _shape(config)
-    per_layer = s * b * h * (34 + 5 * heads * s / h) * bytes_per_value / 2  # the paper counts 2-byte values
-    if checkpointing:
-        return Estimate({"checkpointed layer inputs": layers * 2 * s * b * h * bytes_per_value // 2,
-                         "one layer recomputed": int(per_layer)})  # fmt: skip
-    return Estimate({"activations": int(layers * per_layer)})
+    per_token = saved_bytes_per_token(
+        config, s, training, target_modules=target_modules, r=r, lora_dropout=lora_dropout,
+        checkpointing=checkpointing, attention=attention, bytes_per_value=bytes_per_value, mask_bytes=mask_bytes,
+    )  # fmt: skip
+    one_layer = per_token.pop("_one layer")
+    loss_grads = 2 * config.vocab_size * bytes_per("fp32")
+    transient = max(loss_grads, one_layer if checkpointing else 0)
+    kept = sum(per_token.values())
+    return Estimate(
+        {"activations": b * s * kept, "backward transient": b * s * transient},
+        {"activations": "activations", "backward transient": "transient"},
+    )
 
 
 def kv_cache(config, batch: int, seq: int, dtype: str = "fp16") -> Estimate:
@@ -168,51 +308,47 @@ def kv_cache(config, batch: int, seq: int, dtype: str = "fp16") -> Estimate:
 # ---------------------------------------------------------------------------- whole workloads
 
 
+MODES = ("inference-fp32", "inference-fp16", "inference-int8", "inference-nf4", "full-fp32", "full-mixed",
+         "lora-fp32", "lora-fp16", "lora-int8", "lora-nf4")  # fmt: skip
+
+
 def estimate(config, mode: str, batch: int = 1, seq: int = 512, *, r: int = 16,
-             target_modules=("q_proj", "v_proj"), checkpointing: bool = False,
+             target_modules=("q_proj", "v_proj"), checkpointing: bool = False, rule: str = "zero",
+             optimizer: str = "adamw", device: str = "cuda", activation_bytes: int | None = None,
              groups=None) -> Estimate:  # fmt: skip
-    """Memory of one workload: inference-fp32/fp16/int8, full-fp32, full-mixed, lora-fp16 or lora-int8."""
+    """Memory of one workload (see MODES): the weights, then for training the gradients, optimizer states and
+    activations of one step of `batch` sequences of `seq` tokens; for inference, the KV cache of `seq` tokens.
+
+    activation_bytes: bytes per activation value; by default 4 for fp32 modes and 2 otherwise (the seed's
+    8-bit recipe runs under fp16 autocast). Device "cuda" keeps dropout masks as bools, "cpu" in the
+    activations' dtype. lora-nf4 counts activations as the fp16 LoRA path does (no measurement
+    here backs its bitsandbytes internals).
+    """
     from .lora import lora_parameter_count
 
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+    if device not in ("cuda", "cpu"):
+        raise ValueError(f"device must be 'cuda' or 'cpu', got {device!r}")
     groups = groups or parameter_groups(config)
-    if mode.startswith("inference-"):
-        dtype = mode.split("-", 1)[1]
+    kind, dtype = mode.split("-", 1)
+    if kind == "inference":
         return weights(groups, dtype) + kv_cache(config, batch, seq)
-    if mode == "full-fp32":
-        return full_finetune(groups, "fp32") + activations(config, batch, seq, checkpointing, 4)
-    if mode == "full-mixed":
-        return full_finetune(groups, "mixed") + activations(config, batch, seq, checkpointing)
-    if mode in ("lora-fp16", "lora-int8"):
-        base = weights(groups, mode.split("-")[1], prepared_for_training=mode == "lora-int8")
-        return (
-            base
-            + lora_states(lora_parameter_count(config, r, target_modules))
-            + activations(config, batch, seq, checkpointing)
-        )
-    raise ValueError(
-        "mode must be one of inference-fp32, inference-fp16, inference-int8, full-fp32, full-mixed, "
-        f"lora-fp16, lora-int8; got {mode!r}"
-    )
+    bpv = activation_bytes or (4 if dtype == "fp32" else 2)
+    act = dict(checkpointing=checkpointing, bytes_per_value=bpv, mask_bytes=1 if device == "cuda" else bpv)
+    if kind == "full":
+        states = full_finetune(groups, "fp32" if dtype == "fp32" else "mixed", rule, optimizer)
+        return states + activations(config, batch, seq, "full", **act)
+    quantized = dtype in ("int8", "nf4")
+    return (
+        weights(groups, dtype, prepared_for_training=quantized)
+        + lora_states(lora_parameter_count(config, r, target_modules), optimizer)
+        + activations(config, batch, seq, "lora-int8" if dtype == "int8" else "lora",
+                      target_modules=target_modules, r=r, **act)
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- activations, counted for OPT
-
-
-def opt_saved_values_per_token(config, seq: int, attention: str = "sdpa") -> int:
-    """Values autograd saves for backward, per token, in transformers' OPTForCausalLM (one training forward).
-
-    Counted operation by operation and checked against saved_tensors_hooks (tests/test_memory.py): per layer
-    10·h (LayerNorm inputs and outputs, q, k, v, attention output and its reshaped copy, …) + f (the ReLU
-    output fc2 reads) + 4 (two LayerNorms' mean and 1/std) + a (sdpa's log-sum-exp per head; eager attention
-    keeps the a·s probabilities instead); then 2·h + V + 8 for the final LayerNorm, the logits and the loss.
-    """
-    s = check_int(seq, "seq", 1)
-    h, layers, heads = _shape(config)
-    if attention not in ("sdpa", "eager"):
-        raise ValueError(f"attention must be 'sdpa' or 'eager', got {attention!r}")
-    attn = heads if attention == "sdpa" else heads * s
-    f = getattr(config, "ffn_dim", None) or 4 * h  # BLOOM and GPT-style configs: a 4h-wide MLP
-    return layers * (10 * h + f + 4 + attn) + 2 * h + config.vocab_size + 8
 
 
 def measure_saved_bytes(model, input_ids) -> int:
@@ -241,16 +377,84 @@ A100_80GB = 80e9  # bytes
 
 def gpus_needed(n_bytes: float, gpu_bytes: float = A100_80GB) -> int:
     """The smallest whole number of GPUs whose memory holds n_bytes (before any parallelism overhead)."""
-    import math
-
     return math.ceil(n_bytes / gpu_bytes)
 
 
-def activation_bytes_per_token(config, seq: int, bytes_per_value: int = 2, attention: str = "sdpa") -> int:
-    """Activation bytes one token keeps for backward in an OPT-shaped model (opt_saved_values_per_token)."""
-    return opt_saved_values_per_token(config, seq, attention) * bytes_per_value
+def tokens_to_fill(budget_bytes: float, fixed_bytes: float, config, seq: int, training: str = "full") -> float:
+    """How many tokens' 16-bit activations fit in budget_bytes once fixed_bytes (weights, states) are paid."""
+    per_token = saved_bytes_per_token(config, seq, training, bytes_per_value=2, mask_bytes=1)
+    per_token.pop("_one layer")
+    return max(0.0, budget_bytes - fixed_bytes) / sum(per_token.values())
 
 
-def tokens_to_fill(budget_bytes: float, fixed_bytes: float, config, seq: int) -> float:
-    """How many tokens' activations fit in budget_bytes once fixed_bytes (weights, states) are paid."""
-    return max(0.0, budget_bytes - fixed_bytes) / activation_bytes_per_token(config, seq)
+# ---------------------------------------------------------------------------- measuring a training step
+
+
+def _allocation_timeline(prof) -> tuple[int, int]:
+    """(net, peak) bytes allocated over a torch.profiler region, from its memory events in time order."""
+    events = sorted(
+        (e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"), key=lambda e: e.start_ns()
+    )
+    running = peak = 0
+    for e in events:
+        running += e.nbytes()
+        peak = max(peak, running)
+    return running, peak
+
+
+def _profiled(fn):
+    """Run fn() under torch.profiler's memory accounting; return its result and the region's (net, peak)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        result = fn()
+    return result, _allocation_timeline(prof)
+
+
+def tensor_bytes(tensors) -> int:
+    """Bytes of the tensors' elements, each storage counted once."""
+    storages = {}
+    for t in tensors:
+        if t is not None:
+            storages[t.untyped_storage().data_ptr()] = t.numel() * t.element_size()
+    return sum(storages.values())
+
+
+def model_bytes(model) -> int:
+    """Bytes of a model's parameters and buffers, int8 scales (bitsandbytes' SCB) included."""
+    scales = []
+    for module in model.modules():
+        scb = getattr(module.weight, "SCB", None) if hasattr(module, "weight") else None
+        state = getattr(module, "state", None)
+        scales.append(scb if scb is not None else getattr(state, "SCB", None))
+    return tensor_bytes([*model.parameters(), *model.buffers(), *scales])
+
+
+def measure_step(model, optimizer, input_ids) -> dict:
+    """Bytes of one training step, measured: weights, gradients and optimizer states by summing tensors;
+    activations (what the forward leaves allocated for backward) and the step's peak by the CPU allocator's
+    events in torch.profiler. Runs one warm-up step first, so that the optimizer states exist.
+    """
+
+    def step():
+        model(input_ids=input_ids, labels=input_ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    step()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    states = [t for s in optimizer.state.values() for k, t in s.items() if torch.is_tensor(t) and k != "step"]
+    resident = model_bytes(model) + tensor_bytes(states)
+    loss, (forward_net, forward_peak) = _profiled(lambda: model(input_ids=input_ids, labels=input_ids).loss)
+    _, (backward_net, backward_peak) = _profiled(loss.backward)
+    gradients = tensor_bytes(p.grad for p in trainable)
+    del loss
+    _, (_, step_peak) = _profiled(optimizer.step)
+    optimizer.zero_grad(set_to_none=True)
+    return {
+        "weights": model_bytes(model),
+        "gradients": gradients,
+        "optimizer states": tensor_bytes(states),
+        "activations": forward_net,
+        "peak": resident + max(forward_peak, forward_net + backward_peak, forward_net + backward_net + step_peak),
+    }
