@@ -281,7 +281,9 @@ def activations(
 
     bytes_per_value: 2 for fp16/bf16 activations, 4 for fp32. mask_bytes: 1 for CUDA's bool dropout masks;
     the CPU kernel keeps them in the activations' dtype. The transient is the larger of the loss's two
-    gradient buffers (2·V fp32 values per token) and, with checkpointing, one layer recomputed.
+    gradient buffers (2·V fp32 values per token) and, with checkpointing, one layer recomputed. That assumes,
+    as in OPT (V = 50,272 against an MLP 16,384 wide at 6.7B), that the vocabulary is wider than the MLP; a
+    toy model with V < f peaks in its MLP's backward instead.
     """
     b, s = _check_workload(batch, seq)
     per_token = saved_bytes_per_token(
@@ -291,9 +293,11 @@ def activations(
     one_layer = per_token.pop("_one layer")
     loss_grads = 2 * config.vocab_size * bytes_per("fp32")
     transient = max(loss_grads, one_layer if checkpointing else 0)
-    kept = sum(per_token.values())
+    kept = b * s * sum(per_token.values())
+    if checkpointing:  # each checkpoint keeps the CPU RNG state, to replay dropout identically
+        kept += _shape(config)[1] * torch.get_rng_state().numel()
     return Estimate(
-        {"activations": b * s * kept, "backward transient": b * s * transient},
+        {"activations": kept, "backward transient": b * s * transient},
         {"activations": "activations", "backward transient": "transient"},
     )
 
@@ -458,3 +462,67 @@ def measure_step(model, optimizer, input_ids) -> dict:
         "activations": forward_net,
         "peak": resident + max(forward_peak, forward_net + backward_peak, forward_net + backward_net + step_peak),
     }
+
+
+MEASURED_MODES = ("full-fp32", "lora-fp32", "lora-int8")
+
+
+def training_setup(config, mode: str, checkpointing: bool = False, seed: int = 0):
+    """A model and AdamW for one of MEASURED_MODES, set up as the book's fine-tune sets it up: random weights
+    (memory does not depend on their values), the seed's LoRA (r 16 on q_proj, v_proj, dropout 0.05), the 8-bit
+    base loaded by transformers + bitsandbytes and prepared by peft's prepare_model_for_kbit_training."""
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    from . import bnb, finetune, models
+
+    if mode not in MEASURED_MODES:
+        raise ValueError(f"mode must be one of {list(MEASURED_MODES)}, got {mode!r}")
+    model = models.random_model(config, seed=seed)
+    if mode == "lora-int8":
+        model = bnb.load_in_dtypes(model, ("int8",))["int8"]
+    if mode != "full-fp32":  # freezes the base, casts what is not int8 to fp32; checkpoints an 8-bit model
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
+    if checkpointing and not model.is_activation_checkpointing:  # what prepare does for an 8-bit model
+        model.activation_checkpointing_enable()
+        if mode != "full-fp32":
+            model.enable_input_require_grads()
+    if mode != "full-fp32":
+        model = get_peft_model(model, finetune.lora_config(finetune.FinetuneConfig()))
+    model.train()
+    # fused, as Trainer's default optim (adamw_torch_fused): its step allocates nothing. The for-loop AdamW
+    # would add two copies of the largest trainable tensor at the step, foreach one copy of all of them.
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, fused=True)
+    return model, optimizer
+
+
+def predicted_step(estimate_: Estimate) -> dict:
+    """An estimate grouped as measure_step measures: weights, gradients, optimizer states, activations, peak."""
+    states = sum(v for k, v in estimate_.components.items() if "Adam" in k)
+    return {
+        "weights": estimate_.of_kind("resident") - states,
+        "gradients": estimate_.of_kind("gradients"),
+        "optimizer states": states,
+        "activations": estimate_.of_kind("activations"),
+        "peak": estimate_.peak,
+    }
+
+
+def compare_step(config, mode: str, batch: int, seq: int, checkpointing: bool = False, seed: int = 0) -> dict:
+    """Predicted (this module's estimate, on CPU, fp32 activations) and measured (measure_step) bytes of one
+    training step: {component: (predicted, measured)}."""
+    b, s = _check_workload(batch, seq)
+    model, optimizer = training_setup(config, mode, checkpointing, seed)
+    ids = torch.randint(0, config.vocab_size, (b, s), generator=torch.Generator().manual_seed(seed))
+    measured = measure_step(model, optimizer, ids)
+    cfg = finetune_defaults()
+    predicted = predicted_step(
+        estimate(config, mode, b, s, r=cfg.r, target_modules=cfg.target_modules, checkpointing=checkpointing,
+                 device="cpu", activation_bytes=4)
+    )  # fmt: skip
+    return {k: (predicted[k], measured[k]) for k in measured}
+
+
+def finetune_defaults():
+    from .finetune import FinetuneConfig
+
+    return FinetuneConfig()
