@@ -133,11 +133,12 @@ def weights(groups: ParameterGroups, dtype: str, prepared_for_training: bool = F
     other = "fp32" if prepared_for_training else "fp16"
     rest = {f"weights ({other}: embeddings, norms, biases)": groups.other * bytes_per(other)}
     if dtype == "nf4":
+        blocks = math.ceil(groups.linear / NF4_BLOCK)
         return Estimate({"weights (nf4 linear)": groups.linear // 2,
-                         "nf4 scales (fp32, one per 64)": math.ceil(groups.linear / NF4_BLOCK) * bytes_per("fp32"),
-                         **rest})  # fmt: skip
+                         "nf4 scales (fp32, one per 64)": blocks * bytes_per("fp32"), **rest})  # fmt: skip
+    scales = groups.linear_rows * bytes_per("fp32")
     return Estimate({"weights (int8 linear)": groups.linear * bytes_per("int8"),
-                     "int8 scales (fp32, one per row)": groups.linear_rows * bytes_per("fp32"), **rest})  # fmt: skip
+                     "int8 scales (fp32, one per row)": scales, **rest})  # fmt: skip
 
 
 NF4_BLOCK = 64  # QLoRA's block size for the weights' absmax
@@ -205,13 +206,13 @@ def saved_bytes_per_token(
         attention: q, k, v, output, log-sum-exp         4h + a        (eager attention: a·s probabilities)
         MLP: the ReLU output that fc2 reads             f
         dropout masks after out_proj and fc2            2h            (when config.dropout > 0)
-        inputs of trained projections (full FT)         2h            (q/k/v share LN₁'s output; fc1 reads LN₂'s)
+        inputs of trained projections (full FT)         2h            (q, k, v share LN₁'s output; fc1: LN₂'s)
         the same two inputs kept by bitsandbytes        2h            (int8: MatMul8bitFp keeps ctx.A)
         LoRA, per target: dropout mask, dropout output, A·x    h + h + r
 
     Layer 0 of a frozen model without checkpointing sees an input that needs no gradient, so its first
     LayerNorm, its LoRA dropout masks and bitsandbytes' copy of LN₁'s output are not kept. Then the final
-    LayerNorm (h + 2), the lm_head input when it trains (h), the fp32 log-probabilities the loss keeps (V, fp32
+    LayerNorm (h + 2), the lm_head input when it trains (h), the log-probabilities the loss keeps (V, in fp32
     whatever the model's dtype, since transformers' loss upcasts the logits), the int64 labels and, in full
     fine-tuning, the int64 token and position ids the embeddings' backward reads.
 
@@ -226,9 +227,8 @@ def saved_bytes_per_token(
         raise ValueError(f"attention must be 'sdpa' or 'eager', got {attention!r}")
     T = 0 if training == "full" else len(target_modules)
     if T and not set(target_modules) <= set(LORA_INPUT_SHARING):
-        raise ValueError(
-            f"target_modules must be among {list(LORA_INPUT_SHARING)} for this count, got {list(target_modules)}"
-        )
+        allowed = list(LORA_INPUT_SHARING)
+        raise ValueError(f"target_modules must be among {allowed} for this count, got {list(target_modules)}")
     bpv, mask = bytes_per_value, bytes_per_value if mask_bytes is None else mask_bytes
     f = getattr(config, "ffn_dim", None) or 4 * h  # BLOOM and GPT-style configs: a 4h-wide MLP
     masks = 2 * h * mask if getattr(config, "dropout", 0.0) > 0 else 0
@@ -244,16 +244,17 @@ def saved_bytes_per_token(
         "attention": (4 * h + (heads if attention == "sdpa" else heads * s)) * bpv,
         "MLP (ReLU output)": f * bpv,
         "dropout masks": masks,
-        "inputs kept for weight gradients" if training == "full" else "inputs kept by bitsandbytes": linear_inputs,
+        (
+            "inputs kept for weight gradients" if training == "full" else "inputs kept by bitsandbytes"
+        ): linear_inputs,
         "LoRA (mask, dropout output, A·x)": lora,
     }
     layer = {k: v for k, v in layer.items() if v}
     frozen_input = training != "full" and not checkpointing  # layer 0's input needs no gradient
-    layer0_saving = (
-        ((h + 2) * bpv + (T * h * mask if lora_dropout > 0 else 0) + (h * bpv if training == "lora-int8" else 0))
-        if frozen_input
-        else 0
-    )
+    layer0_saving = 0
+    if frozen_input:  # LN₁, the LoRA masks, and bitsandbytes' copy of LN₁'s output
+        layer0_saving = (h + 2) * bpv + (T * h * mask if lora_dropout > 0 else 0)
+        layer0_saving += h * bpv if training == "lora-int8" else 0
     final = {
         "final LayerNorm": (h + 2) * bpv,
         "lm_head input": h * bpv if training == "full" else 0,
@@ -288,7 +289,8 @@ def activations(
     b, s = _check_workload(batch, seq)
     per_token = saved_bytes_per_token(
         config, s, training, target_modules=target_modules, r=r, lora_dropout=lora_dropout,
-        checkpointing=checkpointing, attention=attention, bytes_per_value=bytes_per_value, mask_bytes=mask_bytes,
+        checkpointing=checkpointing, attention=attention, bytes_per_value=bytes_per_value,
+        mask_bytes=mask_bytes,
     )  # fmt: skip
     one_layer = per_token.pop("_one layer")
     loss_grads = 2 * config.vocab_size * bytes_per("fp32")
@@ -384,7 +386,7 @@ def gpus_needed(n_bytes: float, gpu_bytes: float = A100_80GB) -> int:
     return math.ceil(n_bytes / gpu_bytes)
 
 
-def tokens_to_fill(budget_bytes: float, fixed_bytes: float, config, seq: int, training: str = "full") -> float:
+def tokens_to_fill(budget_bytes: float, fixed_bytes: float, config, seq: int, training="full") -> float:
     """How many tokens' 16-bit activations fit in budget_bytes once fixed_bytes (weights, states) are paid."""
     per_token = saved_bytes_per_token(config, seq, training, bytes_per_value=2, mask_bytes=1)
     per_token.pop("_one layer")
@@ -396,9 +398,8 @@ def tokens_to_fill(budget_bytes: float, fixed_bytes: float, config, seq: int, tr
 
 def _allocation_timeline(prof) -> tuple[int, int]:
     """(net, peak) bytes allocated over a torch.profiler region, from its memory events in time order."""
-    events = sorted(
-        (e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"), key=lambda e: e.start_ns()
-    )
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events.sort(key=lambda e: e.start_ns())
     running = peak = 0
     for e in events:
         running += e.nbytes()
@@ -460,7 +461,8 @@ def measure_step(model, optimizer, input_ids) -> dict:
         "gradients": gradients,
         "optimizer states": tensor_bytes(states),
         "activations": forward_net,
-        "peak": resident + max(forward_peak, forward_net + backward_peak, forward_net + backward_net + step_peak),
+        "peak": resident
+        + max(forward_peak, forward_net + backward_peak, forward_net + backward_net + step_peak),
     }
 
 
@@ -469,8 +471,8 @@ MEASURED_MODES = ("full-fp32", "lora-fp32", "lora-int8")
 
 def training_setup(config, mode: str, checkpointing: bool = False, seed: int = 0):
     """A model and AdamW for one of MEASURED_MODES, set up as the book's fine-tune sets it up: random weights
-    (memory does not depend on their values), the seed's LoRA (r 16 on q_proj, v_proj, dropout 0.05), the 8-bit
-    base loaded by transformers + bitsandbytes and prepared by peft's prepare_model_for_kbit_training."""
+    (memory does not depend on their values), the seed's LoRA (r 16 on q_proj, v_proj, dropout 0.05), the
+    8-bit base loaded by transformers + bitsandbytes, prepared by prepare_model_for_kbit_training."""
     from peft import get_peft_model, prepare_model_for_kbit_training
 
     from . import bnb, finetune, models
@@ -496,7 +498,8 @@ def training_setup(config, mode: str, checkpointing: bool = False, seed: int = 0
 
 
 def predicted_step(estimate_: Estimate) -> dict:
-    """An estimate grouped as measure_step measures: weights, gradients, optimizer states, activations, peak."""
+    """An estimate grouped as measure_step measures it: weights, gradients, optimizer states, activations,
+    peak."""
     states = sum(v for k, v in estimate_.components.items() if "Adam" in k)
     return {
         "weights": estimate_.of_kind("resident") - states,

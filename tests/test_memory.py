@@ -54,7 +54,8 @@ def test_components_scale_as_they_should():
 
 
 def test_peak_is_resident_plus_the_larger_of_backward_start_and_end():
-    e = M.Estimate({"w": 10, "g": 7, "a": 5, "t": 1}, {"g": "gradients", "a": "activations", "t": "transient"})
+    kinds = {"g": "gradients", "a": "activations", "t": "transient"}
+    e = M.Estimate({"w": 10, "g": 7, "a": 5, "t": 1}, kinds)
     assert e.total == 23 and e.peak == 10 + 7
     e.components["a"] = 9
     assert e.peak == 10 + 9 + 1
@@ -117,7 +118,8 @@ def test_every_measured_component_matches_the_estimate(mode, checkpointing, drop
     config = models.opt_config("opt-125m", **SMALL, dropout=dropout)
     for name, (predicted, measured) in M.compare_step(config, mode, 4, 32, checkpointing).items():
         exact = name in ("weights", "gradients", "optimizer states")
-        assert predicted == measured if exact else abs(predicted / measured - 1) < 0.01, (name, predicted, measured)
+        close = predicted == measured if exact else abs(predicted / measured - 1) < 0.01
+        assert close, (name, predicted, measured)
 
 
 def test_eager_attention_keeps_the_probabilities():
@@ -135,11 +137,7 @@ def test_the_stand_in_step_is_predicted_within_ten_percent():
     count is exact up to small tensors (positions, the loss's scalars), so it lands well inside it."""
     from lorabook import standin
 
-    rc = standin.Recipe()
-    config = models.opt_config("opt-125m", hidden_size=rc.hidden_size, num_attention_heads=rc.num_attention_heads,
-                               ffn_dim=rc.ffn_dim, num_hidden_layers=rc.num_hidden_layers,
-                               vocab_size=rc.vocab_size, max_position_embeddings=rc.max_position_embeddings,
-                               word_embed_proj_dim=rc.hidden_size, dropout=0.0)  # fmt: skip
+    config = standin.model_config(standin.Recipe())
     for mode in M.MEASURED_MODES:
         for name, (predicted, measured) in M.compare_step(config, mode, 4, 128).items():
             assert 0.9 <= predicted / measured <= 1.1, (mode, name)
