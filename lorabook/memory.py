@@ -529,3 +529,50 @@ def finetune_defaults():
     from .finetune import FinetuneConfig
 
     return FinetuneConfig()
+
+
+# ---------------------------------------------------------------------------- summaries for the chapter
+
+CATEGORIES = ("weights", "gradients", "optimizer states", "LoRA (weights, gradients, Adam)", "activations",
+              "backward transient", "KV cache")  # fmt: skip
+
+
+def category(component: str) -> str:
+    """Which of CATEGORIES a component of an Estimate belongs to."""
+    if component.startswith("LoRA"):
+        return "LoRA (weights, gradients, Adam)"
+    if component.startswith("gradients"):
+        return "gradients"
+    if "Adam" in component or "master copy" in component:
+        return "optimizer states"
+    if component in ("activations", "backward transient", "KV cache"):
+        return component
+    return "weights"  # weights in any dtype, their int8/nf4 scales, the fp16 compute copy
+
+
+def breakdown(estimate_: Estimate) -> dict:
+    """The estimate's bytes by category (CATEGORIES order; empty categories left out)."""
+    out = dict.fromkeys(CATEGORIES, 0)
+    for k, v in estimate_.components.items():
+        out[category(k)] += v
+    return {k: v for k, v in out.items() if v}
+
+
+def tensor_parallel_sizes(config, at_least: int = 1) -> list[int]:
+    """GPU counts ≥ at_least that split the attention heads, the hidden size and the vocabulary evenly (what
+    Megatron-style tensor parallelism needs), up to the number of heads."""
+    h, _, heads = _shape(config)
+    return [n for n in range(max(1, at_least), heads + 1)
+            if heads % n == 0 and h % n == 0 and config.vocab_size % n == 0]  # fmt: skip
+
+
+def gpt3_config():
+    """GPT-3 175B's shape (Brown et al. 2020, Table 2.1) as an OPTConfig: 96 layers, d 12,288, 96 heads, a 4d
+    MLP, GPT-2's 50,257-token vocabulary and 2,048 positions."""
+    from . import cited, models
+
+    d = int(cited.GPT3_D_MODEL.value)
+    return models.opt_config(
+        "opt-125m", hidden_size=d, num_hidden_layers=int(cited.GPT3_LAYERS.value), num_attention_heads=96,
+        ffn_dim=4 * d, vocab_size=50257, max_position_embeddings=2048, word_embed_proj_dim=d,
+    )  # fmt: skip
