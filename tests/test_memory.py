@@ -182,3 +182,20 @@ def test_tokens_to_fill_is_the_budget_left_over_per_token_cost():
     per_token = M.activations(config, 1, 32, bytes_per_value=2, mask_bytes=1).of_kind("activations") / 32
     assert M.tokens_to_fill(1000 + 10 * per_token, 1000, config, 32) == 10
     assert M.tokens_to_fill(500, 1000, config, 32) == 0
+
+
+@pytest.mark.slow
+def test_the_gpu_script_runs_and_records_its_provenance(tmp_path):
+    """The script the chapter's GPU figures come from, at a tiny size on this CPU (CUDA is not here)."""
+    from lorabook import gpu_memory
+
+    out = tmp_path / "gpu.json"
+    result = gpu_memory.run("tiny", batch=2, seq=64, steps=1, out=out)
+    assert gpu_memory.load(out) == result
+    assert {"device", "torch", "transformers", "peft", "bitsandbytes", "date"} <= set(result["provenance"])
+    assert [r["gradient_checkpointing"] for r in result["runs"]] == [True, False]
+    for r in result["runs"]:
+        assert 0.9 <= r["predicted_peak_bytes"] / r["peak_allocated_bytes"] <= 1.1
+    assert gpu_memory.load(tmp_path / "absent.json") is None
+    with pytest.raises(ValueError, match="size must be one of"):
+        gpu_memory.run("opt-175b", out=out)
