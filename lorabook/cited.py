@@ -51,6 +51,7 @@ LORA_TABLE1_ADAPTER_H_MS = Cited(25.8, "hu2021lora", "Table 1", "batch 1, seq 12
 # ---------------------------------------------------------------------------- memory (the memory chapter)
 
 BLOOM_INFERENCE_GPUS = Cited(8, "kuo2023lora", "the seed article", "A100s to run BLOOM-176B inference")
+BLOOM_SEQ = Cited(2048, "bigscience2022bloom", "§3.5", "training sequence length")
 BLOOM_FINETUNE_GPUS = Cited(72, "kuo2023lora", "the seed article", "A100-80GBs said to fine-tune BLOOM-176B")
 ZERO_BYTES_PER_PARAM = Cited(16, "rajbhandari2020zero", "§3.1", "mixed-precision Adam: 2+2+12 bytes/param")
 HF_BYTES_PER_PARAM = Cited(18, "hf2023anatomy", "Anatomy of the model's memory", "6 + 4 + 8 bytes/param")

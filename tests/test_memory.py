@@ -118,7 +118,7 @@ def test_every_measured_component_matches_the_estimate(mode, checkpointing, drop
     config = models.opt_config("opt-125m", **SMALL, dropout=dropout)
     for name, (predicted, measured) in M.compare_step(config, mode, 4, 32, checkpointing).items():
         exact = name in ("weights", "gradients", "optimizer states")
-        close = predicted == measured if exact else abs(predicted / measured - 1) < 0.01
+        close = predicted == measured if exact else abs(predicted / measured - 1) < M.TOLERANCE_EXACT
         assert close, (name, predicted, measured)
 
 
@@ -133,14 +133,13 @@ def test_eager_attention_keeps_the_probabilities():
 
 
 def test_the_stand_in_step_is_predicted_within_ten_percent():
-    """The chapter's table: the stand-in's shape at the fine-tune's batch. 10% is the issue's target; the
-    count is exact up to small tensors (positions, the loss's scalars), so it lands well inside it."""
+    """The chapter's table: the stand-in's shape at the fine-tune's batch, within the issue's target."""
     from lorabook import standin
 
     config = standin.model_config(standin.Recipe())
     for mode in M.MEASURED_MODES:
         for name, (predicted, measured) in M.compare_step(config, mode, 4, 128).items():
-            assert 0.9 <= predicted / measured <= 1.1, (mode, name)
+            assert abs(predicted / measured - 1) <= M.TOLERANCE, (mode, name)
 
 
 def test_8_bit_adam_states_are_two_bytes_plus_block_scales():
@@ -199,3 +198,39 @@ def test_the_gpu_script_runs_and_records_its_provenance(tmp_path):
     assert gpu_memory.load(tmp_path / "absent.json") is None
     with pytest.raises(ValueError, match="size must be one of"):
         gpu_memory.run("opt-175b", out=out)
+
+
+def test_every_technique_lowers_the_peak_and_accumulation_saves_memory_not_work():
+    config = models.opt_config("opt-6.7b")
+    savings = M.technique_savings(config, 4, 512, accumulation=4)
+    assert all(after < before for before, after in savings.values())
+    before, after = savings["gradient accumulation (8-bit LoRA, checkpointing)"]
+    one_big = M.estimate(config, "lora-int8", 16, 512, checkpointing=True)
+    micro = M.estimate(config, "lora-int8", 4, 512, checkpointing=True)
+    # only the activations differ: weights and LoRA states are the same, the activations a quarter (but for
+    # the checkpoints' RNG states, a few kB per layer whatever the batch)
+    assert before - after == one_big.peak - micro.peak
+    rng = config.num_hidden_layers * torch.get_rng_state().numel()
+    assert (micro.of_kind("activations") - rng) * 4 == one_big.of_kind("activations") - rng
+
+
+def test_breakdown_regroups_every_byte():
+    e = M.estimate(models.opt_config("opt-125m", **TINY), "lora-int8", 2, 16)
+    assert sum(M.breakdown(e).values()) == e.total
+    assert set(M.breakdown(e)) <= set(M.CATEGORIES)
+
+
+def test_tensor_parallel_sizes_divide_heads_hidden_and_vocabulary():
+    bloom = models.bloom_config()
+    sizes = M.tensor_parallel_sizes(bloom, at_least=5)
+    assert sizes[:2] == [7, 8]
+    for n in sizes:
+        assert bloom.n_head % n == 0 and bloom.hidden_size % n == 0 and bloom.vocab_size % n == 0
+
+
+def test_smallest_gpu_and_gpt3_shape():
+    sizes = {"small": 10, "big": 20}
+    assert M.smallest_gpu(10, sizes) == "small" and M.smallest_gpu(11, sizes) == "big"
+    assert M.smallest_gpu(21, sizes) == "more than big"
+    g3 = M.parameter_groups(M.gpt3_config())
+    assert abs(g3.total / 175e9 - 1) < 0.01  # the published shape gives the published size
