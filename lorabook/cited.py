@@ -47,3 +47,16 @@ LORA_TABLE1_SEQ = Cited(128, "hu2021lora", "Table 1", "sequence length of the ba
 LORA_TABLE1_BASE_MS = Cited(19.8, "hu2021lora", "Table 1", "batch 1, seq 128: base (Fine-Tune/LoRA), ms")
 LORA_TABLE1_ADAPTER_L_MS = Cited(23.9, "hu2021lora", "Table 1", "batch 1, seq 128: AdapterL, ms")
 LORA_TABLE1_ADAPTER_H_MS = Cited(25.8, "hu2021lora", "Table 1", "batch 1, seq 128: AdapterH, ms")
+
+# ---------------------------------------------------------------------------- memory (the memory chapter)
+
+BLOOM_INFERENCE_GPUS = Cited(8, "kuo2023lora", "the seed article", "A100s to run BLOOM-176B inference")
+BLOOM_SEQ = Cited(2048, "bigscience2022bloom", "§3.5", "training sequence length")
+BLOOM_FINETUNE_GPUS = Cited(72, "kuo2023lora", "the seed article", "A100-80GBs said to fine-tune BLOOM-176B")
+ZERO_BYTES_PER_PARAM = Cited(16, "rajbhandari2020zero", "§3.1", "mixed-precision Adam: 2+2+12 bytes/param")
+HF_BYTES_PER_PARAM = Cited(18, "hf2023anatomy", "Anatomy of the model's memory", "6 + 4 + 8 bytes/param")
+A100_MEMORY = Cited(80e9, "nvidia2020a100", "specifications", "A100 80GB memory, bytes")
+A100_PER_NODE = Cited(8, "nvidia2020a100", "DGX A100 / HGX A100", "A100s in one NVLink node")
+# Memory sizes of the GPUs a reader is likely to have, bytes (vendor data sheets; T4: Colab's free GPU)
+GPU_SIZES = {"16 GB (T4)": 16e9, "24 GB (RTX 4090, A10)": 24e9, "40 GB (A100)": 40e9,
+             "80 GB (A100, H100)": 80e9}  # fmt: skip

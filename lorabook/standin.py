@@ -102,22 +102,26 @@ def train_tokenizer(text: str, vocab_size: int):
 # ---------------------------------------------------------------------------- model and pretraining
 
 
-def model_config(recipe: Recipe, tokenizer):
+def model_config(recipe: Recipe, tokenizer=None):
+    """The stand-in's OPTConfig; without a tokenizer, the recipe's vocabulary size and OPT's special ids."""
     from transformers import OPTConfig
 
+    ids = (
+        dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+        if tokenizer is not None
+        else dict(vocab_size=recipe.vocab_size, pad_token_id=1, bos_token_id=2, eos_token_id=2)
+    )  # fmt: skip
     return OPTConfig(
-        vocab_size=len(tokenizer),
         hidden_size=recipe.hidden_size,
         num_hidden_layers=recipe.num_hidden_layers,
         num_attention_heads=recipe.num_attention_heads,
         ffn_dim=recipe.ffn_dim,
         max_position_embeddings=recipe.max_position_embeddings,
         word_embed_proj_dim=recipe.hidden_size,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
         dropout=0.0,
         attention_dropout=0.0,
+        **ids,
     )
 
 

@@ -1,0 +1,179 @@
+"""The seed's 8-bit LoRA step, measured on a GPU: OPT-6.7B's shape with random weights (nothing downloaded),
+loaded in 8-bit by transformers + bitsandbytes, LoRA r = 16 on q_proj and v_proj, batch 4 × 512 tokens, fp16
+autocast as the seed's Trainer(fp16=True) runs it. Writes peak allocated memory and tokens/s, with the
+estimator's prediction beside them and the provenance (GPU, versions, date), to a JSON file the memory chapter
+reads.
+
+    python -m lorabook.gpu_memory                 # on a CUDA machine: writes lorabook/data/opt-6.7b-gpu.json
+    python -m lorabook.gpu_memory --size tiny --out x.json   # a smoke test that runs anywhere
+
+Random weights are enough: memory and speed do not depend on the values. The checkpoint is written to a
+temporary directory (about 13 GB for OPT-6.7B in fp16) because loading through from_pretrained is the path
+that quantizes to 8-bit, as the real fine-tune does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+RESULT = Path(__file__).parent / "data" / "opt-6.7b-gpu.json"
+SIZES = {
+    "opt-6.7b": {},
+    "tiny": dict(hidden_size=64, num_attention_heads=4, ffn_dim=256, num_hidden_layers=2, vocab_size=512,
+                 max_position_embeddings=256, word_embed_proj_dim=64),
+}  # fmt: skip
+
+
+def load_8bit(config, device: str, seed: int = 0):
+    """A random model of `config`, saved and loaded back with BitsAndBytesConfig(load_in_8bit=True)."""
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    from . import models
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with torch.device(device):  # initialise on the GPU: seconds, where the CPU takes minutes at 6.7B
+            models.random_model(config, seed=seed, dtype=torch.float16).save_pretrained(tmp)
+        if device == "cuda":
+            torch.cuda.empty_cache()
+        return AutoModelForCausalLM.from_pretrained(
+            tmp, dtype=torch.float16, quantization_config=BitsAndBytesConfig(load_in_8bit=True),
+            device_map={"": 0 if device == "cuda" else "cpu"},
+        )  # fmt: skip
+
+
+def measure(config, batch: int = 4, seq: int = 512, steps: int = 5, checkpointing: bool = True,
+            seed: int = 0) -> dict:  # fmt: skip
+    """Peak bytes allocated and tokens/s over `steps` training steps after one warm-up step."""
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    from . import finetune, memory
+    from ._checks import check_int
+
+    check_int(steps, "steps", 1)
+    cuda = torch.cuda.is_available()
+    device = "cuda" if cuda else "cpu"
+    model = prepare_model_for_kbit_training(
+        load_8bit(config, device, seed), use_gradient_checkpointing=checkpointing
+    )
+    model = get_peft_model(model, finetune.lora_config(finetune.FinetuneConfig()))
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4, fused=True)
+    scaler = torch.amp.GradScaler(device, enabled=cuda)
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, config.vocab_size, (batch, seq), generator=gen).to(device)
+
+    def step():
+        with torch.autocast(device, dtype=torch.float16, enabled=cuda):
+            loss = model(input_ids=ids, labels=ids).loss
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+
+    step()  # warm-up: kernels chosen, optimizer states allocated
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    if cuda:
+        for _ in range(steps):
+            step()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated()
+    else:  # the CPU allocator keeps no peak: the profiler's memory events, as in memory.measure_step
+        resident = memory.model_bytes(model) + memory.tensor_bytes(
+            t for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t)
+        )
+        peak = 0
+        for _ in range(steps):
+            peak = max(peak, resident + memory._profiled(step)[1][1])
+    seconds = time.perf_counter() - start
+    on = dict(device="cuda") if cuda else dict(device="cpu", activation_bytes=4)  # fp32 activations on CPU
+    predicted = memory.estimate(config, "lora-int8", batch, seq, checkpointing=checkpointing, **on)
+    return {
+        "batch": batch,
+        "seq": seq,
+        "steps": steps,
+        "gradient_checkpointing": checkpointing,
+        "peak_allocated_bytes": int(peak),
+        "tokens_per_second": batch * seq * steps / seconds,
+        "predicted_peak_bytes": int(predicted.peak),
+        "predicted_total_bytes": int(predicted.total),
+    }
+
+
+def provenance() -> dict:
+    import bitsandbytes
+    import peft
+    import transformers
+
+    cuda = torch.cuda.is_available()
+    return {
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "device_memory_bytes": torch.cuda.get_device_properties(0).total_memory if cuda else None,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "bitsandbytes": bitsandbytes.__version__,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run(size: str = "opt-6.7b", batch: int = 4, seq: int = 512, steps: int = 5, out: Path = RESULT) -> dict:
+    """Measure with and without gradient checkpointing and write the JSON; returns what it wrote."""
+    from . import models
+
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    config = models.opt_config("opt-6.7b", **SIZES[size])
+    result = {
+        "what": "8-bit OPT base + LoRA r=16 on q_proj, v_proj; fp16 autocast; fused AdamW; random weights",
+        "model": size,
+        "provenance": provenance(),
+        "runs": [measure(config, batch, seq, steps, checkpointing) for checkpointing in (True, False)],
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out)  # atomic: an interrupted run leaves no half-written file
+    return result
+
+
+def load(path: Path = RESULT) -> dict | None:
+    """The committed measurement, or None when no GPU run has been recorded."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lorabook.gpu_memory", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--size", default="opt-6.7b", choices=sorted(SIZES))
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--seq", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULT)
+    args = parser.parse_args(argv)
+    if args.size == "opt-6.7b" and not torch.cuda.is_available():
+        parser.error("--size opt-6.7b needs a CUDA GPU (about 10 GB); use --size tiny to try the script here")
+    result = run(args.size, args.batch, args.seq, args.steps, args.out)
+    for r in result["runs"]:
+        mb, predicted = r["peak_allocated_bytes"] / 1e6, r["predicted_peak_bytes"] / 1e6
+        print(f"checkpointing={r['gradient_checkpointing']}: peak {mb:,.1f} MB (predicted {predicted:,.1f}), "
+              f"{r['tokens_per_second']:,.0f} tokens/s")  # fmt: skip
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""The memory estimator: exact counts, components that scale as they should, and predicted = measured for the
+parts that can be summed tensor by tensor."""
+
+import pytest
+import torch
+from transformers import BloomConfig
+
+from lorabook import memory as M
+from lorabook import models
+
+TINY = dict(hidden_size=64, num_attention_heads=4, ffn_dim=128, num_hidden_layers=2, vocab_size=100,
+            max_position_embeddings=64, word_embed_proj_dim=64)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["opt-125m", "opt-6.7b"])
+def test_parameter_groups_are_exact_counts_of_the_config(name):
+    config = models.opt_config(name)
+    g = M.parameter_groups(config)
+    d, f, L = config.hidden_size, config.ffn_dim, config.num_hidden_layers
+    assert g.total == models.opt_parameter_formula(config)
+    assert g.linear == L * (4 * d * d + 2 * d * f)
+    assert g.linear_rows == L * (4 * d + f + d)
+
+
+def test_bytes_per_element_come_from_torch():
+    for name, dtype in M.DTYPES.items():
+        assert M.bytes_per(name) == torch.empty(0, dtype=dtype).element_size()
+
+
+def test_full_finetune_costs_16_bytes_per_parameter_by_zero_and_18_by_hf():
+    g = M.ParameterGroups(linear=1000, linear_rows=10, other=24)
+    assert M.full_finetune(g, "mixed", "zero").total == 16 * g.total
+    assert M.full_finetune(g, "mixed", "hf").total == 18 * g.total
+    assert M.full_finetune(g, "fp32").total == 16 * g.total
+
+
+def test_int8_weights_are_one_byte_plus_a_scale_per_row_plus_the_float_rest():
+    g = M.ParameterGroups(linear=1000, linear_rows=10, other=24)
+    assert M.weights(g, "int8").total == 1000 + 4 * 10 + 2 * 24
+    assert M.weights(g, "int8", prepared_for_training=True).total == 1000 + 4 * 10 + 4 * 24
+
+
+def test_components_scale_as_they_should():
+    config = models.opt_config("opt-125m", **TINY)
+    act = lambda b, s, c=False: M.activations(config, b, s, checkpointing=c).of_kind("activations")  # noqa: E731
+    assert act(4, 32) == 4 * act(1, 32)  # linear in batch
+    assert act(2, 64, True) < act(2, 64)  # checkpointing keeps less
+    assert M.kv_cache(config, 3, 40).total == 2 * M.kv_cache(config, 3, 20).total  # linear in tokens
+    lora = M.estimate(config, "lora-int8", batch=2, seq=16)
+    assert not any(k.startswith("gradients") for k in lora.components)  # frozen weights have no gradients
+    assert sum(lora.components.values()) == lora.total
+    full = M.estimate(config, "full-mixed", batch=2, seq=16)
+    assert full.of_kind("gradients") == 2 * M.parameter_groups(config).total  # fp16 gradients, 2 bytes each
+
+
+def test_peak_is_resident_plus_the_larger_of_backward_start_and_end():
+    kinds = {"g": "gradients", "a": "activations", "t": "transient"}
+    e = M.Estimate({"w": 10, "g": 7, "a": 5, "t": 1}, kinds)
+    assert e.total == 23 and e.peak == 10 + 7
+    e.components["a"] = 9
+    assert e.peak == 10 + 9 + 1
+
+
+def test_measured_bytes_of_a_full_fp32_step_equal_the_prediction():
+    config = models.opt_config("opt-125m", **TINY)
+    model = models.random_model(config)
+    opt = torch.optim.Adam(model.parameters())
+    ids = torch.randint(0, 100, (2, 16))
+    model(input_ids=ids, labels=ids).loss.backward()
+    opt.step()
+    tensor_bytes = lambda ts: sum(t.numel() * t.element_size() for t in ts)  # noqa: E731
+    measured = {
+        "weights (fp32)": tensor_bytes(model.parameters()),
+        "gradients (fp32)": tensor_bytes(p.grad for p in model.parameters()),
+        "Adam m, v (fp32)": tensor_bytes(t for s in opt.state.values() for k, t in s.items() if k != "step"),
+    }
+    assert measured == M.full_finetune(M.parameter_groups(config), "fp32").components
+
+
+def test_measured_bytes_of_an_8_bit_base_equal_the_prediction(tmp_path):
+    from lorabook import bnb
+
+    config = models.opt_config("opt-125m", **TINY)
+    loaded = bnb.load_in_dtypes(models.random_model(config), ("int8",))["int8"]
+    linear = bnb.linear_weight_bytes(loaded)
+    predicted = M.weights(M.parameter_groups(config), "int8").components
+    assert linear["weights"] == predicted["weights (int8 linear)"]
+    assert linear["scales"] == predicted["int8 scales (fp32, one per row)"]
+
+
+def test_bad_input_is_refused_with_the_allowed_values():
+    config = models.opt_config("opt-125m", **TINY)
+    with pytest.raises(
+        ValueError, match=r"dtype must be one of \['bf16', 'fp16', 'fp32', 'int8'\], got 'fp8'"
+    ):
+        M.bytes_per("fp8")
+    with pytest.raises(ValueError, match="batch must be >= 1, got 0"):
+        M.activations(config, 0, 16)
+    with pytest.raises(ValueError, match="seq must be >= 1, got -3"):
+        M.kv_cache(config, 1, -3)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        M.estimate(config, "qlora", groups=M.ParameterGroups(1, 1, 1))
+    bad = BloomConfig()
+    bad.hidden_size = 0
+    with pytest.raises(ValueError, match="config must have a hidden size"):
+        M.kv_cache(bad, 1, 1)
+
+
+# Small, but shaped like a language model: the vocabulary wider than the MLP, more tokens than hidden units.
+SMALL = dict(hidden_size=64, num_attention_heads=4, ffn_dim=256, num_hidden_layers=2, vocab_size=1024,
+             max_position_embeddings=128, word_embed_proj_dim=64)  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", M.MEASURED_MODES)
+@pytest.mark.parametrize("checkpointing", [False, True])
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_every_measured_component_matches_the_estimate(mode, checkpointing, dropout):
+    config = models.opt_config("opt-125m", **SMALL, dropout=dropout)
+    for name, (predicted, measured) in M.compare_step(config, mode, 4, 32, checkpointing).items():
+        exact = name in ("weights", "gradients", "optimizer states")
+        close = predicted == measured if exact else abs(predicted / measured - 1) < M.TOLERANCE_EXACT
+        assert close, (name, predicted, measured)
+
+
+def test_eager_attention_keeps_the_probabilities():
+    config = models.opt_config("opt-125m", **SMALL)
+    model = models.random_model(config).train()
+    model.config._attn_implementation = "eager"
+    ids = torch.randint(0, 1024, (2, 40))
+    _, (kept, _) = M._profiled(lambda: model(input_ids=ids, labels=ids).loss)
+    predicted = M.activations(config, 2, 40, attention="eager", bytes_per_value=4, mask_bytes=4)
+    assert abs(predicted.of_kind("activations") / kept - 1) < 0.01
+
+
+def test_the_stand_in_step_is_predicted_within_ten_percent():
+    """The chapter's table: the stand-in's shape at the fine-tune's batch, within the issue's target."""
+    from lorabook import standin
+
+    config = standin.model_config(standin.Recipe())
+    for mode in M.MEASURED_MODES:
+        for name, (predicted, measured) in M.compare_step(config, mode, 4, 128).items():
+            assert abs(predicted / measured - 1) <= M.TOLERANCE, (mode, name)
+
+
+def test_8_bit_adam_states_are_two_bytes_plus_block_scales():
+    import bitsandbytes as bnb
+
+    p = torch.nn.Parameter(torch.randn(1000, 300))
+    opt = bnb.optim.AdamW8bit([p])
+    p.grad = torch.randn_like(p)
+    opt.step()
+    measured = M.tensor_bytes(t for k, t in opt.state[p].items() if torch.is_tensor(t) and "qmap" not in k)
+    assert measured == M.adam_states(p.numel(), "adamw-8bit")
+    assert M.adam_states(p.numel()) == 8 * p.numel()
+
+
+def test_nf4_weights_are_half_a_byte_plus_one_scale_per_64():
+    import bitsandbytes as bnb
+
+    layer = bnb.nn.Linear4bit(256, 512, bias=False, quant_type="nf4", compress_statistics=False)
+    layer.weight = bnb.nn.Params4bit(torch.randn(512, 256), requires_grad=False, quant_type="nf4",
+                                     compress_statistics=False)._quantize("cpu")  # fmt: skip
+    g = M.ParameterGroups(linear=512 * 256, linear_rows=512, other=0)
+    predicted = M.weights(g, "nf4").components
+    assert layer.weight.numel() * layer.weight.element_size() == predicted["weights (nf4 linear)"]
+    absmax = layer.weight.quant_state.absmax
+    assert absmax.numel() * absmax.element_size() == predicted["nf4 scales (fp32, one per 64)"]
+
+
+def test_bloom_weights_need_five_a100s_and_full_finetuning_about_35():
+    g = M.parameter_groups(models.bloom_config())
+    assert M.gpus_needed(M.weights(g, "fp16").total) == 5  # 352 GB over 80 GB cards
+    assert (
+        M.gpus_needed(M.full_finetune(g, "mixed", "zero").total) == 36
+    )  # 16 B/param: 35.2 cards, rounded up
+    assert M.gpus_needed(M.full_finetune(g, "mixed", "hf").total) == 40
+
+
+def test_tokens_to_fill_is_the_budget_left_over_per_token_cost():
+    config = models.opt_config("opt-125m", **TINY)
+    per_token = M.activations(config, 1, 32, bytes_per_value=2, mask_bytes=1).of_kind("activations") / 32
+    assert M.tokens_to_fill(1000 + 10 * per_token, 1000, config, 32) == 10
+    assert M.tokens_to_fill(500, 1000, config, 32) == 0
+
+
+@pytest.mark.slow
+def test_the_gpu_script_runs_and_records_its_provenance(tmp_path):
+    """The script the chapter's GPU figures come from, at a tiny size on this CPU (CUDA is not here)."""
+    from lorabook import gpu_memory
+
+    out = tmp_path / "gpu.json"
+    result = gpu_memory.run("tiny", batch=2, seq=64, steps=1, out=out)
+    assert gpu_memory.load(out) == result
+    assert {"device", "torch", "transformers", "peft", "bitsandbytes", "date"} <= set(result["provenance"])
+    assert [r["gradient_checkpointing"] for r in result["runs"]] == [True, False]
+    for r in result["runs"]:
+        assert 0.9 <= r["predicted_peak_bytes"] / r["peak_allocated_bytes"] <= 1.1
+    assert gpu_memory.load(tmp_path / "absent.json") is None
+    with pytest.raises(ValueError, match="size must be one of"):
+        gpu_memory.run("opt-175b", out=out)
+
+
+def test_every_technique_lowers_the_peak_and_accumulation_saves_memory_not_work():
+    config = models.opt_config("opt-6.7b")
+    savings = M.technique_savings(config, 4, 512, accumulation=4)
+    assert all(after < before for before, after in savings.values())
+    before, after = savings["gradient accumulation (8-bit LoRA, checkpointing)"]
+    one_big = M.estimate(config, "lora-int8", 16, 512, checkpointing=True)
+    micro = M.estimate(config, "lora-int8", 4, 512, checkpointing=True)
+    # only the activations differ: weights and LoRA states are the same, the activations a quarter (but for
+    # the checkpoints' RNG states, a few kB per layer whatever the batch)
+    assert before - after == one_big.peak - micro.peak
+    rng = config.num_hidden_layers * torch.get_rng_state().numel()
+    assert (micro.of_kind("activations") - rng) * 4 == one_big.of_kind("activations") - rng
+
+
+def test_breakdown_regroups_every_byte():
+    e = M.estimate(models.opt_config("opt-125m", **TINY), "lora-int8", 2, 16)
+    assert sum(M.breakdown(e).values()) == e.total
+    assert set(M.breakdown(e)) <= set(M.CATEGORIES)
+
+
+def test_tensor_parallel_sizes_divide_heads_hidden_and_vocabulary():
+    bloom = models.bloom_config()
+    sizes = M.tensor_parallel_sizes(bloom, at_least=5)
+    assert sizes[:2] == [7, 8]
+    for n in sizes:
+        assert bloom.n_head % n == 0 and bloom.hidden_size % n == 0 and bloom.vocab_size % n == 0
+
+
+def test_smallest_gpu_and_gpt3_shape():
+    sizes = {"small": 10, "big": 20}
+    assert M.smallest_gpu(10, sizes) == "small" and M.smallest_gpu(11, sizes) == "big"
+    assert M.smallest_gpu(21, sizes) == "more than big"
+    g3 = M.parameter_groups(M.gpt3_config())
+    assert abs(g3.total / 175e9 - 1) < 0.01  # the published shape gives the published size
