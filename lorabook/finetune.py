@@ -197,7 +197,14 @@ def prepare(model, cfg: FinetuneConfig):
     """peft's prepare_model_for_kbit_training (the maintained version of prepare_manually)."""
     from peft import prepare_model_for_kbit_training
 
-    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+    # Reentrant checkpointing, said explicitly (peft's default, which torch now wants spelled out): the
+    # non-reentrant kind frees only autograd's saved tensors, and bitsandbytes keeps its matmul inputs on ctx,
+    # so on an 8-bit model it would keep 3h + f values per token and layer (see lorabook.memory).
+    return prepare_model_for_kbit_training(
+        model,
+        use_gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": True},
+    )
 
 
 # ---------------------------------------------------------------------------- 3–4. LoRA, and the count

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 RESULT = Path(__file__).parent / "data" / "opt-6.7b-gpu.json"
+RUNS = ((True, True), (True, False), (False, True))  # (checkpointing, reentrant)
 SIZES = {
     "opt-6.7b": {},
     "tiny": dict(hidden_size=64, num_attention_heads=4, ffn_dim=256, num_hidden_layers=2, vocab_size=512,
@@ -49,7 +50,7 @@ def load_8bit(config, device: str, seed: int = 0):
 
 
 def measure(config, batch: int = 4, seq: int = 512, steps: int = 5, checkpointing: bool = True,
-            seed: int = 0) -> dict:  # fmt: skip
+            reentrant: bool = True, seed: int = 0) -> dict:  # fmt: skip
     """Peak bytes allocated and tokens/s over `steps` training steps after one warm-up step."""
     from peft import get_peft_model, prepare_model_for_kbit_training
 
@@ -60,7 +61,9 @@ def measure(config, batch: int = 4, seq: int = 512, steps: int = 5, checkpointin
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
     model = prepare_model_for_kbit_training(
-        load_8bit(config, device, seed), use_gradient_checkpointing=checkpointing
+        load_8bit(config, device, seed),
+        use_gradient_checkpointing=checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": reentrant},
     )
     model = get_peft_model(model, finetune.lora_config(finetune.FinetuneConfig()))
     model.train()
@@ -96,12 +99,14 @@ def measure(config, batch: int = 4, seq: int = 512, steps: int = 5, checkpointin
             peak = max(peak, resident + memory._profiled(step)[1][1])
     seconds = time.perf_counter() - start
     on = dict(device="cuda") if cuda else dict(device="cpu", activation_bytes=4)  # fp32 activations on CPU
-    predicted = memory.estimate(config, "lora-int8", batch, seq, checkpointing=checkpointing, **on)
+    predicted = memory.estimate(config, "lora-int8", batch, seq, checkpointing=checkpointing,
+                                reentrant=reentrant, **on)  # fmt: skip
     return {
         "batch": batch,
         "seq": seq,
         "steps": steps,
         "gradient_checkpointing": checkpointing,
+        "reentrant": reentrant if checkpointing else None,
         "peak_allocated_bytes": int(peak),
         "tokens_per_second": batch * seq * steps / seconds,
         "predicted_peak_bytes": int(predicted.peak),
@@ -128,7 +133,7 @@ def provenance() -> dict:
 
 
 def run(size: str = "opt-6.7b", batch: int = 4, seq: int = 512, steps: int = 5, out: Path = RESULT) -> dict:
-    """Measure with and without gradient checkpointing and write the JSON; returns what it wrote."""
+    """Measure with reentrant, with non-reentrant and without checkpointing; write the JSON and return it."""
     from . import models
 
     if size not in SIZES:
@@ -138,7 +143,7 @@ def run(size: str = "opt-6.7b", batch: int = 4, seq: int = 512, steps: int = 5, 
         "what": "8-bit OPT base + LoRA r=16 on q_proj, v_proj; fp16 autocast; fused AdamW; random weights",
         "model": size,
         "provenance": provenance(),
-        "runs": [measure(config, batch, seq, steps, checkpointing) for checkpointing in (True, False)],
+        "runs": [measure(config, batch, seq, steps, ckpt, reentrant) for ckpt, reentrant in RUNS],
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +174,8 @@ def main(argv=None) -> int:
     result = run(args.size, args.batch, args.seq, args.steps, args.out)
     for r in result["runs"]:
         mb, predicted = r["peak_allocated_bytes"] / 1e6, r["predicted_peak_bytes"] / 1e6
-        print(f"checkpointing={r['gradient_checkpointing']}: peak {mb:,.1f} MB (predicted {predicted:,.1f}), "
+        print(f"checkpointing={r['gradient_checkpointing']} reentrant={r['reentrant']}: "
+              f"peak {mb:,.1f} MB (predicted {predicted:,.1f}), "
               f"{r['tokens_per_second']:,.0f} tokens/s")  # fmt: skip
     print(f"wrote {args.out}")
     return 0

@@ -193,7 +193,7 @@ LORA_INPUT_SHARING = ("q_proj", "k_proj", "v_proj")  # the projections that read
 
 def saved_bytes_per_token(
     config, seq: int, training: str = "full", *, target_modules=("q_proj", "v_proj"), r: int = 16,
-    lora_dropout: float = 0.05, checkpointing: bool = False, attention: str = "sdpa",
+    lora_dropout: float = 0.05, checkpointing: bool = False, reentrant: bool = True, attention: str = "sdpa",
     bytes_per_value: int = 4, mask_bytes: int | None = None,
 ) -> dict:  # fmt: skip
     """Bytes one token leaves allocated for backward in transformers' OPTForCausalLM, by part.
@@ -217,7 +217,11 @@ def saved_bytes_per_token(
     fine-tuning, the int64 token and position ids the embeddings' backward reads.
 
     With checkpointing each layer keeps only its input (h); a frozen model's embedding output is made a leaf
-    that requires grad (enable_input_require_grads), which the graph keeps too (h).
+    that requires grad (enable_input_require_grads), which the graph keeps too (h). Non-reentrant
+    checkpointing (use_reentrant=False) frees only autograd's saved tensors, so on an 8-bit model the inputs
+    bitsandbytes keeps as attributes of its ctx stay: LN₁'s output, the attention output, LN₂'s output and the
+    ReLU output, 3h + f per layer. Reentrant checkpointing (what peft's prepare_model_for_kbit_training asks
+    for) runs the layer's forward without a graph, so nothing is kept.
     """
     s = check_int(seq, "seq", 1)
     h, layers, heads = _shape(config)
@@ -266,6 +270,8 @@ def saved_bytes_per_token(
         out = {"checkpointed layer inputs": layers * h * bpv}
         if training != "full":
             out["embedding output (a leaf that requires grad)"] = h * bpv
+        if training == "lora-int8" and not reentrant:
+            out["kept by bitsandbytes on ctx (non-reentrant)"] = layers * (3 * h + f) * bpv
     elif layer0_saving:
         out["layer 0: input needs no gradient"] = -layer0_saving
     out.update({k: v for k, v in final.items() if v})
@@ -275,8 +281,8 @@ def saved_bytes_per_token(
 
 def activations(
     config, batch: int, seq: int, training: str = "full", *, checkpointing: bool = False,
-    bytes_per_value: int = 2, mask_bytes: int = 1, target_modules=("q_proj", "v_proj"), r: int = 16,
-    lora_dropout: float = 0.05, attention: str = "sdpa",
+    reentrant: bool = True, bytes_per_value: int = 2, mask_bytes: int = 1,
+    target_modules=("q_proj", "v_proj"), r: int = 16, lora_dropout: float = 0.05, attention: str = "sdpa",
 ) -> Estimate:  # fmt: skip
     """Activations a training step keeps for backward, and the largest short-lived buffer of the backward.
 
@@ -289,8 +295,8 @@ def activations(
     b, s = _check_workload(batch, seq)
     per_token = saved_bytes_per_token(
         config, s, training, target_modules=target_modules, r=r, lora_dropout=lora_dropout,
-        checkpointing=checkpointing, attention=attention, bytes_per_value=bytes_per_value,
-        mask_bytes=mask_bytes,
+        checkpointing=checkpointing, reentrant=reentrant, attention=attention,
+        bytes_per_value=bytes_per_value, mask_bytes=mask_bytes,
     )  # fmt: skip
     one_layer = per_token.pop("_one layer")
     loss_grads = 2 * config.vocab_size * bytes_per("fp32")
@@ -321,7 +327,7 @@ MODES = ("inference-fp32", "inference-fp16", "inference-int8", "inference-nf4", 
 def estimate(config, mode: str, batch: int = 1, seq: int = 512, *, r: int = 16,
              target_modules=("q_proj", "v_proj"), checkpointing: bool = False, rule: str = "zero",
              optimizer: str = "adamw", device: str = "cuda", activation_bytes: int | None = None,
-             groups=None) -> Estimate:  # fmt: skip
+             reentrant: bool = True, groups=None) -> Estimate:  # fmt: skip
     """Memory of one workload (see MODES): the weights, then for training the gradients, optimizer states and
     activations of one step of `batch` sequences of `seq` tokens; for inference, the KV cache of `seq` tokens.
 
@@ -341,7 +347,8 @@ def estimate(config, mode: str, batch: int = 1, seq: int = 512, *, r: int = 16,
     if kind == "inference":
         return weights(groups, dtype) + kv_cache(config, batch, seq)
     bpv = activation_bytes or (4 if dtype == "fp32" else 2)
-    act = dict(checkpointing=checkpointing, bytes_per_value=bpv, mask_bytes=1 if device == "cuda" else bpv)
+    act = dict(checkpointing=checkpointing, reentrant=reentrant, bytes_per_value=bpv,
+               mask_bytes=1 if device == "cuda" else bpv)  # fmt: skip
     if kind == "full":
         states = full_finetune(groups, "fp32" if dtype == "fp32" else "mixed", rule, optimizer)
         return states + activations(config, batch, seq, "full", **act)
@@ -473,7 +480,7 @@ MEASURED_MODES = ("full-fp32", "lora-fp32", "lora-int8")
 TOLERANCE_EXACT, TOLERANCE = 0.01, 0.10
 
 
-def training_setup(config, mode: str, checkpointing: bool = False, seed: int = 0):
+def training_setup(config, mode: str, checkpointing: bool = False, seed: int = 0, reentrant: bool = True):
     """A model and AdamW for one of MEASURED_MODES, set up as the book's fine-tune sets it up: random weights
     (memory does not depend on their values), the seed's LoRA (r 16 on q_proj, v_proj, dropout 0.05), the
     8-bit base loaded by transformers + bitsandbytes, prepared by prepare_model_for_kbit_training."""
@@ -486,12 +493,15 @@ def training_setup(config, mode: str, checkpointing: bool = False, seed: int = 0
     model = models.random_model(config, seed=seed)
     if mode == "lora-int8":
         model = bnb.load_in_dtypes(model, ("int8",))["int8"]
+    kwargs = {"use_reentrant": reentrant}
     if mode != "full-fp32":  # freezes the base, casts what is not int8 to fp32; checkpoints an 8-bit model
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=checkpointing, gradient_checkpointing_kwargs=kwargs
+        )
     if checkpointing and not model.is_activation_checkpointing:  # what prepare does for an 8-bit model
-        model.activation_checkpointing_enable()
         if mode != "full-fp32":
             model.enable_input_require_grads()
+        model.activation_checkpointing_enable(kwargs)
     if mode != "full-fp32":
         model = get_peft_model(model, finetune.lora_config(finetune.FinetuneConfig()))
     model.train()
@@ -514,17 +524,18 @@ def predicted_step(estimate_: Estimate) -> dict:
     }
 
 
-def compare_step(config, mode: str, batch: int, seq: int, checkpointing: bool = False, seed: int = 0) -> dict:
+def compare_step(config, mode: str, batch: int, seq: int, checkpointing: bool = False, seed: int = 0,
+                 reentrant: bool = True) -> dict:  # fmt: skip
     """Predicted (this module's estimate, on CPU, fp32 activations) and measured (measure_step) bytes of one
     training step: {component: (predicted, measured)}."""
     b, s = _check_workload(batch, seq)
-    model, optimizer = training_setup(config, mode, checkpointing, seed)
+    model, optimizer = training_setup(config, mode, checkpointing, seed, reentrant)
     ids = torch.randint(0, config.vocab_size, (b, s), generator=torch.Generator().manual_seed(seed))
     measured = measure_step(model, optimizer, ids)
     cfg = finetune_defaults()
     predicted = predicted_step(
         estimate(config, mode, b, s, r=cfg.r, target_modules=cfg.target_modules, checkpointing=checkpointing,
-                 device="cpu", activation_bytes=4)
+                 reentrant=reentrant, device="cpu", activation_bytes=4)
     )  # fmt: skip
     return {k: (predicted[k], measured[k]) for k in measured}
 

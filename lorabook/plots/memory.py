@@ -68,7 +68,7 @@ def predicted_vs_measured(ratios: dict, tolerance: float = 0.1):
 
     fig, ax = plt.subplots(figsize=(7.6, 3.2))
     components = list(next(iter(ratios.values())))
-    markers = ["o", "s", "^", "D", "v", "P"]
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
     worst = max(abs(r - 1) for by in ratios.values() for r in by.values())
     for i, (workload, by_component) in enumerate(ratios.items()):
         ys = np.arange(len(components)) + (i - (len(ratios) - 1) / 2) * 0.12
