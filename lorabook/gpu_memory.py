@@ -159,6 +159,36 @@ def load(path: Path = RESULT) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+NOT_MEASURED = (
+    "Measured on a GPU: not yet. `python -m lorabook.gpu_memory` measures this step on a CUDA machine "
+    "(OPT-6.7B's shape with random weights, the seed's LoRA, batch 4 × 512) and writes "
+    "`lorabook/data/opt-6.7b-gpu.json`; this page then shows its peak and speed against the estimate. No GPU "
+    "run has been recorded, so the numbers above are predictions only."
+)
+
+
+def summary(result: dict | None) -> tuple[str, list[dict]]:
+    """A sentence saying what was measured where (or that nothing was), and one row per run."""
+    if result is None:
+        return NOT_MEASURED, []
+    p = result["provenance"]
+    status = (
+        f"Measured on a GPU: {p['device']}, torch {p['torch']}, transformers {p['transformers']}, "
+        f"bitsandbytes {p['bitsandbytes']}, on {p['date'][:10]}. The table below is that run."
+    )
+    rows = [
+        {
+            "checkpointing": {True: "reentrant", False: "non-reentrant", None: "off"}[r["reentrant"]],
+            "peak allocated (GB)": r["peak_allocated_bytes"] / 1e9,
+            "predicted peak (GB)": r["predicted_peak_bytes"] / 1e9,
+            "predicted ÷ measured": r["predicted_peak_bytes"] / r["peak_allocated_bytes"],
+            "tokens/s": r["tokens_per_second"],
+        }
+        for r in result["runs"]
+    ]
+    return status, rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lorabook.gpu_memory", description=__doc__.split("\n\n")[0]

@@ -199,6 +199,10 @@ def test_the_gpu_script_runs_and_records_its_provenance(tmp_path):
     for r in result["runs"]:
         assert 0.9 <= r["predicted_peak_bytes"] / r["peak_allocated_bytes"] <= 1.1
     assert gpu_memory.load(tmp_path / "absent.json") is None
+    status, rows = gpu_memory.summary(result)
+    assert result["provenance"]["device"] in status and len(rows) == 3
+    assert [r["checkpointing"] for r in rows] == ["reentrant", "non-reentrant", "off"]
+    assert gpu_memory.summary(None) == (gpu_memory.NOT_MEASURED, [])
     with pytest.raises(ValueError, match="size must be one of"):
         gpu_memory.run("opt-175b", out=out)
 
