@@ -11,10 +11,10 @@ Per-parameter costs (bytes per parameter, p = parameters):
 Sources: Rajbhandari et al. 2020 (ZeRO), §3.1; the Hugging Face "model training anatomy" guide (18 bytes).
 They differ in where the fp32 copy lives and in the gradients' precision, not in what Adam keeps.
 
-Activations per layer (Korthikanti et al. 2022, "Reducing activation recomputation", §4.1), for sequence s,
-batch b, hidden h, heads a, 16-bit activations:  s·b·h·(34 + 5·a·s/h) bytes. With full activation
-checkpointing a layer keeps only its input, 2·s·b·h bytes, and one layer's activations are rebuilt at a time.
-KV cache for inference: 2 (K and V) · layers · b · s · h · bytes per element.
+Activations: saved_bytes_per_token counts, operation by operation, what transformers' OPT keeps for the
+backward pass in full fine-tuning, LoRA and 8-bit LoRA, with and without (reentrant or non-reentrant)
+checkpointing; measure_step checks it against the CPU allocator's events. KV cache for inference:
+2 (K and V) · layers · b · s · h · bytes per element.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from . import cited
 from ._checks import check_int
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8}
@@ -275,7 +276,6 @@ def saved_bytes_per_token(
     elif layer0_saving:
         out["layer 0: input needs no gradient"] = -layer0_saving
     out.update({k: v for k, v in final.items() if v})
-    out["_one layer"] = sum(layer.values())  # recomputed in backward when checkpointing (not kept)
     return out
 
 
@@ -293,12 +293,14 @@ def activations(
     toy model with V < f peaks in its MLP's backward instead.
     """
     b, s = _check_workload(batch, seq)
+    count = dict(target_modules=target_modules, r=r, lora_dropout=lora_dropout, attention=attention,
+                 bytes_per_value=bytes_per_value, mask_bytes=mask_bytes)  # fmt: skip
     per_token = saved_bytes_per_token(
-        config, s, training, target_modules=target_modules, r=r, lora_dropout=lora_dropout,
-        checkpointing=checkpointing, reentrant=reentrant, attention=attention,
-        bytes_per_value=bytes_per_value, mask_bytes=mask_bytes,
-    )  # fmt: skip
-    one_layer = per_token.pop("_one layer")
+        config, s, training, checkpointing=checkpointing, reentrant=reentrant, **count
+    )
+    # what one layer keeps without checkpointing: the buffer that a checkpointed layer rebuilds in backward
+    unchecked = saved_bytes_per_token(config, s, training, **count)
+    one_layer = sum(v for k, v in unchecked.items() if k.startswith("per layer:")) // _shape(config)[1]
     loss_grads = 2 * config.vocab_size * bytes_per("fp32")
     transient = max(loss_grads, one_layer if checkpointing else 0)
     kept = b * s * sum(per_token.values())
@@ -361,31 +363,9 @@ def estimate(config, mode: str, batch: int = 1, seq: int = 512, *, r: int = 16,
     )  # fmt: skip
 
 
-# ---------------------------------------------------------------------------- activations, counted for OPT
-
-
-def measure_saved_bytes(model, input_ids) -> int:
-    """Bytes of the tensors autograd saves for backward in one forward pass, parameters excluded.
-
-    Each storage is counted once (views share it), via torch.autograd.graph.saved_tensors_hooks.
-    """
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen = {}
-
-    def pack(t):
-        ptr = t.untyped_storage().data_ptr()
-        if ptr not in params:
-            seen[ptr] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(input_ids=input_ids, labels=input_ids)
-    return sum(seen.values())
-
-
 # ------------------------------------------------------------------------ GPUs, and the seed's BLOOM figures
 
-A100_80GB = 80e9  # bytes
+A100_80GB = cited.A100_MEMORY.value  # bytes
 
 
 def gpus_needed(n_bytes: float, gpu_bytes: float = A100_80GB) -> int:
@@ -396,7 +376,6 @@ def gpus_needed(n_bytes: float, gpu_bytes: float = A100_80GB) -> int:
 def tokens_to_fill(budget_bytes: float, fixed_bytes: float, config, seq: int, training="full") -> float:
     """How many tokens' 16-bit activations fit in budget_bytes once fixed_bytes (weights, states) are paid."""
     per_token = saved_bytes_per_token(config, seq, training, bytes_per_value=2, mask_bytes=1)
-    per_token.pop("_one layer")
     return max(0.0, budget_bytes - fixed_bytes) / sum(per_token.values())
 
 
@@ -532,18 +511,14 @@ def compare_step(config, mode: str, batch: int, seq: int, checkpointing: bool = 
     model, optimizer = training_setup(config, mode, checkpointing, seed, reentrant)
     ids = torch.randint(0, config.vocab_size, (b, s), generator=torch.Generator().manual_seed(seed))
     measured = measure_step(model, optimizer, ids)
-    cfg = finetune_defaults()
+    from .finetune import FinetuneConfig
+
+    cfg = FinetuneConfig()  # the seed's LoRA, as training_setup applies it
     predicted = predicted_step(
         estimate(config, mode, b, s, r=cfg.r, target_modules=cfg.target_modules, checkpointing=checkpointing,
                  reentrant=reentrant, device="cpu", activation_bytes=4)
     )  # fmt: skip
     return {k: (predicted[k], measured[k]) for k in measured}
-
-
-def finetune_defaults():
-    from .finetune import FinetuneConfig
-
-    return FinetuneConfig()
 
 
 # ---------------------------------------------------------------------------- summaries for the chapter
