@@ -28,11 +28,15 @@ def linear8bit(W, threshold: float = 6.0):
     return layer.to("cpu")  # moving the Int8Params to a device is what quantizes them
 
 
+def row_scales(layer) -> torch.Tensor:
+    """SCB, the fp32 absmax of each output row of a Linear8bitLt: on its weight, or on its state once used."""
+    return layer.weight.SCB if layer.weight.SCB is not None else layer.state.SCB
+
+
 def dequantized_weight(layer) -> torch.Tensor:
     """W ≈ CB · SCB / 127 as an h×o float tensor: what the layer multiplies by in training mode on CPU."""
     CB = layer.weight.data if layer.weight.dtype == torch.int8 else layer.state.CB
-    SCB = layer.weight.SCB if layer.weight.SCB is not None else layer.state.SCB
-    return (CB.float() * (SCB[:, None] / 127)).T
+    return (CB.float() * (row_scales(layer)[:, None] / 127)).T
 
 
 def bnb_matmul(X, W=None, threshold: float = 6.0, *, training: bool = False, layer=None) -> torch.Tensor:
@@ -84,7 +88,7 @@ def linear_weight_bytes(model) -> dict:
             w = module.weight
             weights += w.numel() * w.element_size()
             if isinstance(module, bnb.nn.Linear8bitLt):
-                scb = w.SCB if w.SCB is not None else module.state.SCB
+                scb = row_scales(module)
                 scales += scb.numel() * scb.element_size()
     return {"weights": weights, "scales": scales, "total": weights + scales}
 

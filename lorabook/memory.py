@@ -413,11 +413,11 @@ def tensor_bytes(tensors) -> int:
 
 def model_bytes(model) -> int:
     """Bytes of a model's parameters and buffers, int8 scales (bitsandbytes' SCB) included."""
-    scales = []
-    for module in model.modules():
-        scb = getattr(module.weight, "SCB", None) if hasattr(module, "weight") else None
-        state = getattr(module, "state", None)
-        scales.append(scb if scb is not None else getattr(state, "SCB", None))
+    import bitsandbytes
+
+    from .bnb import row_scales
+
+    scales = [row_scales(m) for m in model.modules() if isinstance(m, bitsandbytes.nn.Linear8bitLt)]
     return tensor_bytes([*model.parameters(), *model.buffers(), *scales])
 
 
