@@ -26,6 +26,16 @@ def _gpu_lines(ax, gpu_sizes: dict) -> None:
                 ha="center", va="bottom", color=PALETTE["grey"])  # fmt: skip
 
 
+def _finish_gb_bars(ax, labels, gpu_sizes: dict, xlabel: str, title: str) -> None:
+    """The common finish of the horizontal GB bar charts: GPU sizes, one tick per bar, legend, title."""
+    _gpu_lines(ax, gpu_sizes)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title, loc="left", pad=26)  # room for the GPU labels above the axes
+
+
 @styled
 def stacked_bars(breakdowns: dict, peaks: dict, gpu_sizes: dict, title: str = ""):
     """One horizontal bar per workload, stacked by category (GB), a tick at its peak, and GPU sizes as lines.
@@ -47,13 +57,8 @@ def stacked_bars(breakdowns: dict, peaks: dict, gpu_sizes: dict, title: str = ""
         ax.plot(peaks[label] / 1e9, y, marker="|", ms=16, mew=2, color=PALETTE["black"])
         ax.annotate(f"{left:,.1f} GB", (left, y), xytext=(4, 0), textcoords="offset points", va="center",
                     fontsize=8)  # fmt: skip
-    _gpu_lines(ax, gpu_sizes)
     ax.plot([], [], marker="|", ms=10, mew=2, ls="", color=PALETTE["black"], label="peak (allocated at once)")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("GB (10⁹ bytes)")
-    ax.grid(axis="y", visible=False)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(title, loc="left", pad=26)
+    _finish_gb_bars(ax, labels, gpu_sizes, "GB (10⁹ bytes)", title)
     return fig
 
 
@@ -123,10 +128,5 @@ def savings(before_after: dict, gpu_sizes: dict, title: str = ""):
         saved = f"−{(1 - after / before):.0%}"
         ax.annotate(saved, (before / 1e9, y), xytext=(4, 0), textcoords="offset points", va="center",
                     fontsize=8)  # fmt: skip
-    _gpu_lines(ax, gpu_sizes)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("peak GB")
-    ax.grid(axis="y", visible=False)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(title, loc="left", pad=26)
+    _finish_gb_bars(ax, labels, gpu_sizes, "peak GB", title)
     return fig
