@@ -91,12 +91,10 @@ def measure(config, batch: int = 4, seq: int = 512, steps: int = 5, checkpointin
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated()
     else:  # the CPU allocator keeps no peak: the profiler's memory events, as in memory.measure_step
-        resident = memory.model_bytes(model) + memory.tensor_bytes(
-            t for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t)
-        )
+        resident = memory.model_bytes(model) + memory.tensor_bytes(memory.optimizer_states(optimizer))
         peak = 0
         for _ in range(steps):
-            peak = max(peak, resident + memory._profiled(step)[1][1])
+            peak = max(peak, resident + memory.profiled(step)[1][1])
     seconds = time.perf_counter() - start
     on = dict(device="cuda") if cuda else dict(device="cpu", activation_bytes=4)  # fp32 activations on CPU
     predicted = memory.estimate(config, "lora-int8", batch, seq, checkpointing=checkpointing,

@@ -393,7 +393,7 @@ def _allocation_timeline(prof) -> tuple[int, int]:
     return running, peak
 
 
-def _profiled(fn):
+def profiled(fn):
     """Run fn() under torch.profiler's memory accounting; return its result and the region's (net, peak)."""
     from torch.profiler import ProfilerActivity, profile
 
@@ -421,6 +421,11 @@ def model_bytes(model) -> int:
     return tensor_bytes([*model.parameters(), *model.buffers(), *scales])
 
 
+def optimizer_states(optimizer) -> list:
+    """The optimizer's state tensors (Adam's m and v, 8-bit scales), without the step counters."""
+    return [t for s in optimizer.state.values() for k, t in s.items() if torch.is_tensor(t) and k != "step"]
+
+
 def measure_step(model, optimizer, input_ids) -> dict:
     """Bytes of one training step, measured: weights, gradients and optimizer states by summing tensors;
     activations (what the forward leaves allocated for backward) and the step's peak by the CPU allocator's
@@ -434,13 +439,13 @@ def measure_step(model, optimizer, input_ids) -> dict:
 
     step()
     trainable = [p for p in model.parameters() if p.requires_grad]
-    states = [t for s in optimizer.state.values() for k, t in s.items() if torch.is_tensor(t) and k != "step"]
+    states = optimizer_states(optimizer)
     resident = model_bytes(model) + tensor_bytes(states)
-    loss, (forward_net, forward_peak) = _profiled(lambda: model(input_ids=input_ids, labels=input_ids).loss)
-    _, (backward_net, backward_peak) = _profiled(loss.backward)
+    loss, (forward_net, forward_peak) = profiled(lambda: model(input_ids=input_ids, labels=input_ids).loss)
+    _, (backward_net, backward_peak) = profiled(loss.backward)
     gradients = tensor_bytes(p.grad for p in trainable)
     del loss
-    _, (_, step_peak) = _profiled(optimizer.step)
+    _, (_, step_peak) = profiled(optimizer.step)
     optimizer.zero_grad(set_to_none=True)
     return {
         "weights": model_bytes(model),

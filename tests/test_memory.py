@@ -72,7 +72,7 @@ def test_measured_bytes_of_a_full_fp32_step_equal_the_prediction():
     measured = {
         "weights (fp32)": tensor_bytes(model.parameters()),
         "gradients (fp32)": tensor_bytes(p.grad for p in model.parameters()),
-        "Adam m, v (fp32)": tensor_bytes(t for s in opt.state.values() for k, t in s.items() if k != "step"),
+        "Adam m, v (fp32)": tensor_bytes(M.optimizer_states(opt)),
     }
     assert measured == M.full_finetune(M.parameter_groups(config), "fp32").components
 
@@ -129,7 +129,7 @@ def test_eager_attention_keeps_the_probabilities():
     model = models.random_model(config).train()
     model.config._attn_implementation = "eager"
     ids = torch.randint(0, 1024, (2, 40))
-    _, (kept, _) = M._profiled(lambda: model(input_ids=ids, labels=ids).loss)
+    _, (kept, _) = M.profiled(lambda: model(input_ids=ids, labels=ids).loss)
     predicted = M.activations(config, 2, 40, attention="eager", bytes_per_value=4, mask_bytes=4)
     assert abs(predicted.of_kind("activations") / kept - 1) < 0.01
 
