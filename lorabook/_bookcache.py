@@ -24,9 +24,10 @@ STALE_WITH_LIBRARY = (
 
 
 def library_digest(root: Path) -> str:
-    """sha256 over the path and bytes of every lorabook/*.py file and of constraints.txt, in sorted order."""
+    """sha256 over the path and bytes of each lorabook/*.py, constraints.txt and the stand-in's report."""
     root = Path(root)
     files = sorted((root / "lorabook").rglob("*.py")) + [root / "constraints.txt"]
+    files += sorted((root / "lorabook" / "data").rglob("report.json"))  # the shipped stand-in
     h = hashlib.sha256()
     for f in files:
         if f.is_file():

@@ -1,234 +1,208 @@
-"""The embedded stand-in for OPT-6.7B: a small OPT, genuinely pretrained by this module, offline, on any CPU.
+"""The embedded stand-in for OPT-6.7B: a small OPT pretrained by this library, offline, shipped with it.
 
-Corpus: Python's own documentation, `pydoc_data.topics` (part of every CPython install, about 465k
-characters). Tokenizer: byte-level BPE trained on that corpus with `tokenizers`. Model: `OPTForCausalLM` with
-OPT's module names (q_proj, k_proj, v_proj, out_proj, fc1, fc2), pretrained for a hundred and fifty steps of
-next-token prediction. Nothing is committed: the text is read from the installed Python, and the trained model
-is cached under a key that hashes the recipe, the corpus and this file, so a change to any of them retrains.
+`lorabook.pretrain` makes it (corpus: `lorabook.corpus`). Pretraining takes about a quarter of an hour on two
+cores, so the result is shipped in `lorabook/data/standin/` as fp16 safetensors with its tokenizer and a
+report. `make standin` regenerates that folder deterministically:
+
+    python -m lorabook.standin lorabook/data/standin      # what `make standin` runs
+
+The report records `recipe_key`, a hash of the recipe and of the source of `pretrain.py` and `corpus.py`.
+`standin_path()` uses the shipped folder while its key is today's; with another recipe (the tests use tiny
+ones) it pretrains on first use into a cache keyed the same way. This module also measures what makes the
+stand-in a fair stand-in: how much it uses its context, and how confident its head can be.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
+import inspect
 import json
-import math
 import os
 import shutil
+import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from ._checks import check_int
+from . import corpus, pretrain
+from .corpus import zen_of_python  # noqa: F401  (the fine-tune's quotes; re-exported)
+from .pretrain import Recipe, model_config  # noqa: F401  (re-exported: the stand-in's shape)
 
-SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>"]  # ids 0..3, in OPT's order: pad = 1, eos = bos = 2
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How the stand-in is made. Every field is part of the cache key."""
-
-    vocab_size: int = 4096  # byte-level BPE; OPT's own vocabulary is 50,272
-    hidden_size: int = 256  # OPT-6.7B: 4096
-    num_hidden_layers: int = 4  # OPT-6.7B: 32
-    num_attention_heads: int = 4  # 64-dimensional heads, as in OPT
-    ffn_dim: int = 1024  # 4 × hidden, as in OPT
-    max_position_embeddings: int = 256
-    seq_len: int = 128  # tokens per training sequence
-    batch_size: int = 16  # sequences per step: 16 × 128 = 2,048 tokens
-    steps: int = 150  # about three passes over the corpus, about 90 s on two cores
-    learning_rate: float = 2e-3
-    warmup_steps: int = 15  # then cosine decay to a tenth
-    heldout_fraction: float = 0.05  # the last 5% of the corpus is never trained on
-    seed: int = 0
-
-
-# ------------------------------------------------------------------------ data that every Python install has
-
-
-def corpus() -> str:
-    """Python's documentation topics (pydoc_data.topics), joined in a fixed order."""
-    from pydoc_data.topics import topics
-
-    return "\n\n".join(topics[k] for k in sorted(topics))
-
-
-def zen_of_python() -> list[str]:
-    """The 19 aphorisms of PEP 20, read from the `this` module's source (importing it would print them)."""
-    import ast
-    import codecs
-    import importlib.util
-
-    source = Path(importlib.util.find_spec("this").origin).read_text()
-    encoded = next(
-        node.value.value
-        for node in ast.parse(source).body
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "s"
-    )
-    lines = [line.strip() for line in codecs.decode(encoded, "rot13").splitlines() if line.strip()]
-    return lines[1:]  # the first line is the title, "The Zen of Python, by Tim Peters"
-
-
-def split_corpus(text: str, heldout_fraction: float) -> tuple[str, str]:
-    cut = int(len(text) * (1 - heldout_fraction))
-    return text[:cut], text[cut:]
-
-
-# ---------------------------------------------------------------------------- tokenizer
-
-
-def train_tokenizer(text: str, vocab_size: int):
-    """A byte-level BPE trained on `text`, as a transformers fast tokenizer with OPT's special tokens."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import PreTrainedTokenizerFast
-
-    vocab_size = check_int(vocab_size, "vocab_size", 256 + len(SPECIAL_TOKENS))
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator([text], vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIAL_TOKENS,
-                            show_progress=False)  # fmt: skip
-    return PreTrainedTokenizerFast(
-        tokenizer_object=bpe._tokenizer,
-        bos_token="</s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-    )
-
-
-# ---------------------------------------------------------------------------- model and pretraining
-
-
-def model_config(recipe: Recipe, tokenizer=None):
-    """The stand-in's OPTConfig; without a tokenizer, the recipe's vocabulary size and OPT's special ids."""
-    from transformers import OPTConfig
-
-    ids = (
-        dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-        if tokenizer is not None
-        else dict(vocab_size=recipe.vocab_size, pad_token_id=1, bos_token_id=2, eos_token_id=2)
-    )  # fmt: skip
-    return OPTConfig(
-        hidden_size=recipe.hidden_size,
-        num_hidden_layers=recipe.num_hidden_layers,
-        num_attention_heads=recipe.num_attention_heads,
-        ffn_dim=recipe.ffn_dim,
-        max_position_embeddings=recipe.max_position_embeddings,
-        word_embed_proj_dim=recipe.hidden_size,
-        dropout=0.0,
-        attention_dropout=0.0,
-        **ids,
-    )
-
-
-def chunks(ids: torch.Tensor, seq_len: int) -> torch.Tensor:
-    """A token stream cut into rows of seq_len (the ragged end dropped)."""
-    n = len(ids) // seq_len
-    return ids[: n * seq_len].view(n, seq_len)
-
-
-@torch.no_grad()
-def mean_loss(model, rows: torch.Tensor, batch_size: int = 32) -> float:
-    """Mean next-token cross-entropy (nats per token) over `rows`."""
-    model.eval()
-    total, count = 0.0, 0
-    for i in range(0, len(rows), batch_size):
-        x = rows[i : i + batch_size]
-        n = x[:, 1:].numel()
-        total += model(input_ids=x, labels=x).loss.item() * n
-        count += n
-    return total / count
-
-
-def pretrain(recipe: Recipe = Recipe(), progress: bool = True):
-    """Train the tokenizer and the model from scratch. Returns (model, tokenizer, report)."""
-    from transformers import OPTForCausalLM
-
-    start = time.perf_counter()
-    train_text, heldout_text = split_corpus(corpus(), recipe.heldout_fraction)
-    tokenizer = train_tokenizer(train_text, recipe.vocab_size)
-    train_rows = chunks(torch.tensor(tokenizer(train_text)["input_ids"]), recipe.seq_len)
-    heldout_rows = chunks(torch.tensor(tokenizer(heldout_text)["input_ids"]), recipe.seq_len)
-    torch.manual_seed(recipe.seed)
-    model = OPTForCausalLM(model_config(recipe, tokenizer))
-    initial = mean_loss(model, heldout_rows)
-    opt = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, betas=(0.9, 0.95), weight_decay=0.1)
-
-    def lr_factor(step):  # linear warm-up, then cosine decay to 10%
-        if step < recipe.warmup_steps:
-            return (step + 1) / recipe.warmup_steps
-        progress_ = (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress_))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    g = torch.Generator().manual_seed(recipe.seed)
-    losses = []
-    model.train()
-    for _ in tqdm(range(recipe.steps), desc="pretraining the stand-in", disable=not progress):
-        x = train_rows[torch.randint(0, len(train_rows), (recipe.batch_size,), generator=g)]
-        loss = model(input_ids=x, labels=x).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        schedule.step()
-        losses.append(loss.item())
-    report = {
-        "heldout_loss": mean_loss(model, heldout_rows),
-        "initial_heldout_loss": initial,
-        "uniform_loss": math.log(len(tokenizer)),
-        "train_losses": losses,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "train_tokens": train_rows.numel(),
-        "heldout_tokens": heldout_rows.numel(),
-        "corpus_characters": len(train_text) + len(heldout_text),
-        "seconds": time.perf_counter() - start,
-        "recipe": dataclasses.asdict(recipe),
-    }
-    model.eval()
-    return model, tokenizer, report
-
-
-# ---------------------------------------------------------------------------- the cache
+SHIPPED = Path(__file__).parent / "data" / "standin"
+RECIPE = Recipe()  # the book's stand-in
 
 
 def recipe_key(recipe: Recipe) -> str:
-    """Hash of the recipe, the corpus text and this module's source: what the trained files depend on."""
+    """Hash of the recipe and of the code that turns it into weights (pretrain.py and corpus.py)."""
     h = hashlib.sha256(json.dumps(dataclasses.asdict(recipe), sort_keys=True).encode())
-    h.update(corpus().encode())
-    h.update(Path(__file__).read_bytes())
+    for module in (pretrain, corpus):
+        h.update(inspect.getsource(module).encode())
     return h.hexdigest()[:16]
+
+
+def corpus_digest() -> str:
+    """Hash of the corpus text this Python provides (it differs between Python versions)."""
+    h = hashlib.sha256()
+    for doc in corpus.documents():
+        h.update(doc.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def report(path: Path) -> dict:
+    return json.loads((Path(path) / "report.json").read_text())
+
+
+def is_current(path: Path, recipe: Recipe = RECIPE) -> bool:
+    """Whether `path` holds a complete stand-in made by today's code from `recipe`."""
+    return (Path(path) / "report.json").is_file() and report(path).get("recipe_key") == recipe_key(recipe)
+
+
+def make(dest: Path, recipe: Recipe = RECIPE, progress: bool = True) -> Path:
+    """Pretrain and write the stand-in (fp16 safetensors, tokenizer, report.json) to `dest`, atomically.
+
+    The pretraining state is kept beside `dest` while it runs, so a killed run resumes from its last
+    checkpoint when called again; the folder appears only when complete.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    key = recipe_key(recipe)
+    state_file = dest.parent / f".{dest.name}-{key}.partial.pt"
+    model, tokenizer, rep = pretrain.pretrain(recipe, progress=progress, state_file=state_file)
+    rep.update(recipe_key=key, corpus_digest=corpus_digest(), python=sys.version.split()[0],
+               torch=torch.__version__, dtype="float16")  # fmt: skip
+    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
+    model.to(torch.float16).save_pretrained(tmp)  # safetensors; loaded back in fp32 on a CPU
+    tokenizer.save_pretrained(tmp)
+    (tmp / "report.json").write_text(json.dumps(rep, indent=1) + "\n")
+    tmp.chmod(0o755)  # mkdtemp makes it private; the shipped folder is for everyone to read
+    for f in tmp.iterdir():
+        f.chmod(0o644)
+    if dest.exists():
+        shutil.rmtree(dest)
+    try:
+        tmp.rename(dest)
+    except OSError:  # another process finished first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    state_file.unlink(missing_ok=True)
+    return dest
 
 
 def cache_root() -> Path:
     return Path(os.environ.get("LORABOOK_CACHE", Path.home() / ".cache" / "lorabook"))
 
 
-def standin_path(recipe: Recipe = Recipe(), progress: bool = True) -> Path:
-    """The directory of the pretrained stand-in (model, tokenizer, report.json), pretraining it on first use.
-
-    It is written to a temporary directory and renamed into place when complete, so an interrupted run leaves
-    no half-written model behind.
-    """
+def standin_path(recipe: Recipe = RECIPE, progress: bool = True) -> Path:
+    """The stand-in's folder: the shipped one if current, else a cache, pretrained there on first use."""
+    if recipe == RECIPE and is_current(SHIPPED, recipe):
+        return SHIPPED
     path = cache_root() / f"standin-{recipe_key(recipe)}"
-    if (path / "report.json").is_file():
+    if is_current(path, recipe):
         return path
-    model, tokenizer, report = pretrain(recipe, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
-    model.save_pretrained(tmp)  # safetensors
-    tokenizer.save_pretrained(tmp)
-    (tmp / "report.json").write_text(json.dumps(report, indent=1))
+    return make(path, recipe, progress=progress)
+
+
+def load(path: Path | None = None):
+    """(model, tokenizer) of a stand-in folder in fp32, through safetensors only."""
+    from transformers import AutoTokenizer, OPTForCausalLM
+
+    path = Path(path) if path is not None else standin_path()
+    model = OPTForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
+    return model.eval(), AutoTokenizer.from_pretrained(path)
+
+
+def heldout_rows(tokenizer, recipe: Recipe = RECIPE) -> torch.Tensor:
+    """The held-out documents as the pretraining windows (the stand-in never trained on them)."""
+    _, held = corpus.split(corpus.documents(), recipe.heldout_fraction)
+    return pretrain.chunks(pretrain.token_stream(held, tokenizer), recipe.seq_len)
+
+
+# ---------------------------------------------------------------------------- what makes it a fair stand-in
+
+
+@torch.no_grad()
+def context_use(model, rows: torch.Tensor, context: int = 64, windows: int = 512, seed: int = 0) -> dict:
+    """Loss of predicting a token from its real context, from the same context shuffled, and from one token.
+
+    From `windows` random spots t of the held-out rows we predict x_t from
+      * the true context x_{t-c} … x_{t-1} (c = `context`);
+      * the same tokens with x_{t-c} … x_{t-2} shuffled, x_{t-1} kept last: word order is gone;
+      * x_{t-1} alone: a bigram model's view.
+    A model that ignores context (a unigram or bigram model) shows the same loss in all three. Returns mean
+    losses in nats per token, and the gaps `order_gap` = shuffled − true and `context_gap` = one token − true.
+    """
+    check = context + 1 <= rows.shape[1]
+    if not check:
+        raise ValueError(f"context must be at most {rows.shape[1] - 1} (the rows' length - 1), got {context}")
+    g = torch.Generator().manual_seed(seed)
+    r = torch.randint(0, rows.shape[0], (windows,), generator=g)
+    t = torch.randint(context, rows.shape[1], (windows,), generator=g)
+    ctx = torch.stack([rows[i, j - context : j] for i, j in zip(r.tolist(), t.tolist())])
+    target = rows[r, t]
+    perm = torch.stack([torch.randperm(context - 1, generator=g) for _ in range(windows)])
+    shuffled = torch.cat([torch.gather(ctx[:, :-1], 1, perm), ctx[:, -1:]], dim=1)
+
+    def loss(x):
+        logits = torch.cat([model(input_ids=x[i : i + 64]).logits[:, -1] for i in range(0, len(x), 64)])
+        return torch.nn.functional.cross_entropy(logits.float(), target).item()
+
+    out = {"true": loss(ctx), "shuffled": loss(shuffled), "one_token": loss(ctx[:, -1:])}
+    out.update(order_gap=out["shuffled"] - out["true"], context_gap=out["one_token"] - out["true"])
+    return out
+
+
+def head_limit(model, targets: torch.Tensor, steps: int = 300, lr: float = 0.1) -> float:
+    """The best mean loss on `targets` that any change *before* the final LayerNorm and head could reach.
+
+    For each target token y we optimise a free vector x (the last decoder layer's output) to minimise
+    CE(head(LN(x)), y). LayerNorm fixes x's scale, so this is a minimum over a bounded set and can stay above
+    zero: an adapter on the layers below cannot beat it. Returns the mean over `targets` (nats per token).
+    """
+    decoder = model.model.decoder
+    head, ln = model.get_output_embeddings(), decoder.final_layer_norm
+    targets = torch.as_tensor(targets).unique()
+    x = head.weight[targets].detach().clone().float().requires_grad_(True)  # start: each target's head row
+    opt = torch.optim.Adam([x], lr=lr)
+    frozen = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
     try:
-        tmp.rename(path)
-    except OSError:  # another process finished first: keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+        for _ in range(steps):
+            loss = torch.nn.functional.cross_entropy(head(ln(x)).float(), targets)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            losses = torch.nn.functional.cross_entropy(head(ln(x)).float(), targets, reduction="none")
+    finally:
+        for p, f in zip(model.parameters(), frozen):
+            p.requires_grad_(f)
+    return losses.mean().item()
 
 
-def report(path: Path) -> dict:
-    return json.loads((Path(path) / "report.json").read_text())
+def quote_targets(tokenizer, quotes: list[str] | None = None) -> torch.Tensor:
+    """Every token the fine-tune asks the model to predict: the quotes' tokens after the first, and EOS."""
+    ids = tokenizer(quotes or zen_of_python())["input_ids"]
+    return torch.tensor([t for q in ids for t in (*q[1:], tokenizer.eos_token_id)])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lorabook.standin", description=__doc__.splitlines()[0])
+    parser.add_argument("dest", nargs="?", default=str(SHIPPED), help="the folder to write (the shipped one)")
+    parser.add_argument("--check", action="store_true", help="say whether dest is current; exit 1 if not")
+    args = parser.parse_args(argv)
+    if args.check:
+        ok = is_current(Path(args.dest))
+        print(f"{args.dest}: {'current' if ok else 'stale or missing'} (recipe key {recipe_key(RECIPE)})")
+        return 0 if ok else 1
+    path = make(Path(args.dest))
+    rep = report(path)
+    print(f"{path}: held-out loss {rep['heldout_loss']:.3f} (uniform {rep['uniform_loss']:.3f}), "
+          f"{rep['parameters']:,} parameters, {rep['seconds']:.0f} s")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

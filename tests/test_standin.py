@@ -1,0 +1,200 @@
+"""The shipped stand-in: current with today's recipe and code, safetensors only, trained without the quotes,
+and measurably a language model (it uses its context; its head does not cap it). The measurements are checked
+on models built to have a known answer."""
+
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+from safetensors import safe_open
+from torch import nn
+
+from lorabook import corpus, pretrain
+from lorabook import standin as S
+
+MAX_SHIPPED_MB = 25
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    model, tokenizer = S.load(S.SHIPPED)
+    return model, tokenizer
+
+
+# ---------------------------------------------------------------------------- the shipped file
+
+
+def test_the_shipped_stand_in_was_made_by_todays_recipe_and_code():
+    recorded = S.report(S.SHIPPED)["recipe_key"]
+    assert recorded == S.recipe_key(S.RECIPE), (
+        f"lorabook/data/standin was made by recipe {recorded}, today's is {S.recipe_key(S.RECIPE)}: "
+        "run `make standin` and commit the result"
+    )
+    assert S.standin_path() == S.SHIPPED  # so nothing is pretrained on a fresh clone
+    assert S.report(S.SHIPPED)["recipe"] == dataclasses.asdict(S.RECIPE)
+
+
+def test_the_key_covers_every_recipe_field():
+    base = S.recipe_key(S.RECIPE)
+    for f in dataclasses.fields(S.RECIPE):
+        value = getattr(S.RECIPE, f.name)
+        other = (not value) if isinstance(value, bool) else value * 2 if value else 1
+        assert S.recipe_key(dataclasses.replace(S.RECIPE, **{f.name: other})) != base, f.name
+
+
+def test_the_shipped_weights_are_fp16_safetensors_only_and_small():
+    files = sorted(p.name for p in S.SHIPPED.iterdir())
+    assert "model.safetensors" in files
+    assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))]
+    size = (S.SHIPPED / "model.safetensors").stat().st_size
+    assert size <= MAX_SHIPPED_MB * 1e6
+    with safe_open(S.SHIPPED / "model.safetensors", "pt") as f:
+        dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
+        n = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+    assert dtypes == {"F16"} and n == S.report(S.SHIPPED)["parameters"]
+
+
+def test_the_stand_in_loads_in_fp32_with_an_untied_head(shipped):
+    model, tokenizer = shipped
+    assert next(model.parameters()).dtype == torch.float32
+    assert model.config.tie_word_embeddings is False
+    assert model.lm_head.weight.data_ptr() != model.model.decoder.embed_tokens.weight.data_ptr()
+    assert len(tokenizer) == model.config.vocab_size == S.RECIPE.vocab_size
+    assert tokenizer.eos_token_id == model.config.eos_token_id == 2 and tokenizer.pad_token_id == 1
+
+
+def test_the_report_beats_uniform_guessing_on_held_out_documents():
+    report = S.report(S.SHIPPED)
+    assert (
+        report["heldout_loss"]
+        < 0.5 * report["uniform_loss"]
+        == pytest.approx(0.5 * math.log(S.RECIPE.vocab_size))
+    )
+    assert report["heldout_curve"][-1][0] == S.RECIPE.steps and len(report["train_losses"]) == S.RECIPE.steps
+
+
+# ---------------------------------------------------------------------------- the corpus
+
+
+def test_no_pretraining_document_holds_a_line_of_the_zen():
+    zen = corpus.zen_of_python()
+    assert len(zen) == 19
+    docs = corpus.documents()
+    assert not any(corpus.contains_zen(d, zen) for d in docs)
+    # the check itself sees through case and line breaks
+    assert corpus.contains_zen("As PEP 20 says:\n  errors should never\n  pass silently. Indeed.", zen)
+    assert not corpus.contains_zen("Errors should be reported.", zen)
+
+
+def test_the_held_out_split_is_by_document_fixed_and_disjoint():
+    docs = corpus.documents()
+    train, held = corpus.split(docs, S.RECIPE.heldout_fraction)
+    assert len(train) + len(held) == len(docs) and not set(train) & set(held)
+    assert 0.02 < len(held) / len(docs) < 0.08
+    assert corpus.split(docs, S.RECIPE.heldout_fraction) == (train, held)
+
+
+# ---------------------------------------------------------------------------- context use
+
+
+class Bigram(nn.Module):
+    """Logits from the previous token alone: a model that ignores all earlier context."""
+
+    def __init__(self, vocab):
+        super().__init__()
+        self.table = nn.Embedding(vocab, vocab)
+
+    def forward(self, input_ids):
+        return type("Out", (), {"logits": self.table(input_ids)})()
+
+
+def test_a_model_that_ignores_context_shows_no_gap():
+    torch.manual_seed(0)
+    rows = torch.randint(0, 50, (20, 80))
+    gaps = S.context_use(Bigram(50), rows, context=32, windows=64)
+    assert gaps["context_gap"] == pytest.approx(0, abs=1e-5)
+    assert gaps["order_gap"] == pytest.approx(0, abs=1e-5)
+
+
+def test_context_use_refuses_a_context_longer_than_the_rows():
+    with pytest.raises(ValueError, match=r"context must be at most 79 .* got 80"):
+        S.context_use(Bigram(5), torch.zeros(2, 80, dtype=torch.long), context=80)
+
+
+def test_the_stand_in_uses_its_context(shipped):
+    model, tokenizer = shipped
+    gaps = S.context_use(model, S.heldout_rows(tokenizer), windows=256)
+    assert gaps["context_gap"] > 1.0  # nats per token gained from the context beyond the previous token
+    assert gaps["order_gap"] > 0.3  # ... and from its order
+
+
+# ---------------------------------------------------------------------------- the head's limit
+
+
+def tiny_opt(vocab=40, hidden=16, tie=False):
+    from transformers import OPTConfig, OPTForCausalLM
+
+    torch.manual_seed(0)
+    cfg = OPTConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=1, num_attention_heads=2,
+                    ffn_dim=32, word_embed_proj_dim=hidden, max_position_embeddings=32,
+                    tie_word_embeddings=tie)  # fmt: skip
+    return OPTForCausalLM(cfg).eval()
+
+
+def test_two_tokens_with_one_head_row_cannot_beat_ln_2():
+    model = tiny_opt()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(50)  # confident enough to get close to the bound
+        model.lm_head.weight[6] = model.lm_head.weight[5]
+    limit = S.head_limit(model, torch.tensor([5]), steps=400)
+    assert math.log(2) - 1e-4 <= limit < math.log(2) + 0.05
+
+
+def test_the_limit_is_no_worse_than_what_the_model_reaches(shipped):
+    model, tokenizer = shipped
+    quotes = corpus.zen_of_python()[:4]
+    targets = S.quote_targets(tokenizer, quotes)
+    assert targets[-1] == tokenizer.eos_token_id
+    enc = tokenizer(quotes)["input_ids"]
+    with torch.no_grad():
+        actual = torch.cat([
+            torch.nn.functional.cross_entropy(model(input_ids=torch.tensor([q])).logits[0, :-1],
+                                              torch.tensor(q[1:]), reduction="none")
+            for q in enc
+        ]).mean()  # fmt: skip
+    limit = S.head_limit(model, targets)
+    assert limit < actual.item()
+    assert limit < 0.1  # an untied head lets any quote token be predicted with high confidence
+    assert all(p.requires_grad for p in model.parameters())  # head_limit gave the flags back
+
+
+# ---------------------------------------------------------------------------- pretraining resumes
+
+
+def test_a_killed_pretraining_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    recipe = pretrain.Recipe(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                             ffn_dim=64, max_position_embeddings=64, seq_len=32, batch_size=4, steps=6,
+                             warmup_steps=2, eval_every=3, eval_rows=4)  # fmt: skip
+    docs = corpus.documents()[:40]
+    monkeypatch.setattr(corpus, "documents", lambda: docs)
+    straight, _, _ = pretrain.pretrain(recipe, progress=False)
+
+    state = tmp_path / "state.pt"
+    original = pretrain._save_state
+
+    def save_then_die(*args, **kwargs):
+        original(*args, **kwargs)
+        raise KeyboardInterrupt  # killed right after the first checkpoint
+
+    monkeypatch.setattr(pretrain, "_save_state", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain.pretrain(recipe, progress=False, state_file=state)
+    assert torch.load(state, weights_only=True)["step"] == 3
+    monkeypatch.setattr(pretrain, "_save_state", original)
+    resumed, _, report = pretrain.pretrain(recipe, progress=False, state_file=state)
+    assert len(report["train_losses"]) == 6
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    json.dumps(report)  # the report is plain JSON
