@@ -13,6 +13,7 @@ quotes → Trainer → save the adapter → reload it onto the 8-bit base → ge
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -20,6 +21,7 @@ import math
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +50,7 @@ class FinetuneConfig:
     model_name: str = "facebook/opt-6.7b"  # the stand-in's is its cache directory
     dataset: str = "Abirate/english_quotes"  # columns: quote, author, tags
     load_in_8bit: bool = True  # BitsAndBytesConfig(load_in_8bit=True): LLM.int8() weights
+    method: str = "lora"  # "lora", or "full": every weight trains (a full-precision base; no adapter)
     # LoRA (the seed's LoraConfig)
     r: int = 16  # rank of each update
     lora_alpha: int = 32  # scaling alpha / r = 2
@@ -68,6 +71,7 @@ class FinetuneConfig:
     output_dir: str = "outputs/opt-6.7b-lora"
     prompt: str = SEED_PROMPT
     max_new_tokens: int = 32
+    append_eos: bool = False  # the seed trains on the quotes alone, so its model never learns where one ends
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -82,7 +86,19 @@ class FinetuneConfig:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         if not self.target_modules:
             raise ValueError("target_modules must name at least one module, got an empty list")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method == "full" and self.load_in_8bit:
+            msg = "method='full' trains every weight, and int8 weights cannot train: load_in_8bit=False"
+            raise ValueError(msg)
 
+
+METHODS = ("lora", "full")
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")  # every linear layer of an OPT block
+
+
+STANDIN_LR = 7e-3  # at 2e-2 the q,v LoRA run diverges; 7e-3 gives 17–19 of 19 quotes over seeds 0–3 and 42
+STANDIN_FULL_LR = 3e-4  # full fine-tuning moves every weight, so it takes a smaller step than LoRA
 
 PROFILES = {
     "opt-6.7b": FinetuneConfig(),
@@ -90,17 +106,26 @@ PROFILES = {
         profile="stand-in",
         model_name="",  # filled in with the pretrained stand-in's directory
         dataset="zen-of-python",  # english_quotes' columns, built offline from PEP 20
-        # Differs from the seed, and why: the stand-in has 19 quotes and trains on a 2-core CPU.
-        warmup_steps=10,  # seed 100, half of its run: a model this small needs only a short warm-up
-        max_steps=300,  # seed 200: 300 steps × 16 sequences pass over the 19 aphorisms ~250 times, in ~35 s
-        learning_rate=5e-3,  # seed 2e-4: at 2e-4 the loss barely moves; at 1e-2 and above it oscillated
+        # Differs from the seed, and why: the stand-in has 19 quotes, not 2,508, and trains on a 2-core CPU.
+        per_device_train_batch_size=19,  # seed 4: its 4 × 4 = 16 rows a step was sized for 2,508 quotes;
+        gradient_accumulation_steps=1,  # seed 4: 19 fit in one batch, so a step is one pass over all of them
+        # max_steps: the seed's 200 (for the seed, 1.3 passes over english_quotes; here 200 passes)
+        warmup_steps=20,  # seed 100, half of the run: a tenth is enough for a batch that never changes
+        learning_rate=STANDIN_LR,  # seed 2e-4: with 19 rows, at 2e-4 the adapter barely moves in 200 steps
         fp16=False,  # no fp16 training on CPU: fp32 compute (the int8 weights stay int8)
         gradient_checkpointing=False,  # the stand-in's activations are tiny; checkpointing only costs time
-        save_steps=50,
+        append_eos=True,  # end each quote with EOS, so that the fine-tuned model stops where the quote stops
         output_dir="outputs/stand-in-lora",
         prompt="Errors should never",
         max_new_tokens=16,
     ),
+}
+
+
+# What the fine-tune chapter runs beside the seed's q,v LoRA, as changes to the stand-in profile.
+VARIANTS = {
+    "all-linear LoRA": dict(target_modules=ALL_LINEAR),  # LoRA on all six linear layers of every block
+    "full": dict(method="full", load_in_8bit=False, learning_rate=STANDIN_FULL_LR),  # every weight, fp32
 }
 
 
@@ -258,11 +283,19 @@ def load_quotes(cfg: FinetuneConfig):
     return datasets.load_dataset(cfg.dataset, split="train")
 
 
-def tokenize(data, tokenizer):
-    """The seed's step: tokenize the `quote` column in batches."""
+def tokenize(data, tokenizer, append_eos: bool = False):
+    """The seed's step: tokenize the `quote` column in batches (with `append_eos`, each quote ends in EOS)."""
     if len(data) == 0:
         raise ValueError("the dataset is empty: there is nothing to fine-tune on")
-    return data.map(lambda batch: tokenizer(batch["quote"]), batched=True, remove_columns=data.column_names)
+
+    def encode(batch):
+        enc = tokenizer(batch["quote"])
+        if append_eos:
+            enc = {k: [ids + [tokenizer.eos_token_id if k == "input_ids" else 1] for ids in v]
+                   for k, v in enc.items()}  # fmt: skip
+        return enc
+
+    return data.map(encode, batched=True, remove_columns=data.column_names, load_from_cache_file=False)
 
 
 # ---------------------------------------------------------------------------- 6. train
@@ -284,7 +317,7 @@ def check_output_dir(path: Path, resume: bool, overwrite: bool) -> None:
     raise FileExistsError(f"output_dir {path} already holds {what}; pass --resume to continue or --overwrite")
 
 
-def training_arguments(cfg: FinetuneConfig):
+def training_arguments(cfg: FinetuneConfig, progress: bool = True):
     from transformers import TrainingArguments
 
     cuda = torch.cuda.is_available()
@@ -303,20 +336,27 @@ def training_arguments(cfg: FinetuneConfig):
         seed=cfg.seed,
         data_seed=cfg.seed,
         report_to=[],
+        disable_tqdm=not progress,
     )
 
 
-def train(model, tokenizer, data, cfg: FinetuneConfig, resume: bool = False):
-    """The seed's Trainer, resumable from the last checkpoint in cfg.output_dir."""
-    from transformers import DataCollatorForLanguageModeling, Trainer
+def train(model, tokenizer, data, cfg: FinetuneConfig, resume: bool = False, progress: bool = True):
+    """The seed's Trainer, resumable from the last checkpoint in cfg.output_dir.
+
+    With progress=False nothing is printed: no bar, and no line per logged step (the log stays in
+    trainer.state.log_history), so a rendered notebook shows results, not logs.
+    """
+    from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer
     from transformers.trainer_utils import get_last_checkpoint
 
     trainer = Trainer(
         model=model,
-        args=training_arguments(cfg),
+        args=training_arguments(cfg, progress),
         train_dataset=data,
         data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),  # labels = inputs, pads = -100
     )
+    if not progress:
+        trainer.remove_callback(PrinterCallback)  # what Trainer prints each logging step instead of a bar
     model.config.use_cache = False  # the KV cache is for generation; in training it only costs memory
     trainer.train(resume_from_checkpoint=get_last_checkpoint(cfg.output_dir) if resume else None)
     model.config.use_cache = True
@@ -326,6 +366,11 @@ def train(model, tokenizer, data, cfg: FinetuneConfig, resume: bool = False):
 # ---------------------------------------------------------------------------- 7–9. save, reload, generate
 
 
+def saved_dir(cfg: FinetuneConfig) -> Path:
+    """Where run() saves what was trained: the adapter, or for method="full" the whole model."""
+    return Path(cfg.output_dir) / ("model" if cfg.method == "full" else "adapter")
+
+
 def save_adapter(model, path) -> list[Path]:
     """adapter_config.json and adapter_model.safetensors: the LoRA matrices only."""
     model.save_pretrained(path)
@@ -333,9 +378,14 @@ def save_adapter(model, path) -> list[Path]:
 
 
 def reload(cfg: FinetuneConfig, adapter_dir):
-    """A fresh 8-bit base with the saved adapter on top, as the seed reloads it (PeftConfig, PeftModel)."""
+    """A fresh 8-bit base with the saved adapter on top, as the seed reloads it (PeftConfig, PeftModel).
+
+    For method="full", the saved folder is a whole model, loaded as it is.
+    """
     from peft import PeftConfig, PeftModel
 
+    if cfg.method == "full":
+        return load_base(dataclasses.replace(cfg, model_name=str(adapter_dir))).eval()
     config = PeftConfig.from_pretrained(adapter_dir)
     base = load_base(dataclasses.replace(cfg, model_name=config.base_model_name_or_path))
     return PeftModel.from_pretrained(base, adapter_dir, is_trainable=False).eval()
@@ -372,8 +422,54 @@ def exact_match(model, tokenizer, quotes: list[str]) -> tuple[float, list[dict]]
 # ---------------------------------------------------------------------------- the whole run
 
 
+@contextlib.contextmanager
+def bars(progress: bool):
+    """datasets' and transformers' progress bars on or off for the block, then as they were."""
+    import datasets
+    import transformers.utils.logging as tlog
+
+    switches = [(datasets.enable_progress_bars, datasets.disable_progress_bars),
+                (tlog.enable_progress_bar, tlog.disable_progress_bar)]  # fmt: skip
+
+    def set_to(states):
+        for on, (enable, disable) in zip(states, switches):
+            (enable if on else disable)()
+
+    before = (datasets.is_progress_bar_enabled(), tlog.is_progress_bar_enabled())
+    set_to((progress, progress))
+    try:
+        yield
+    finally:
+        set_to(before)
+
+
+def trainable_model(cfg: FinetuneConfig):
+    """Steps 1–3: the 8-bit base, prepared, with LoRA; or (method="full") the base, every weight trainable."""
+    if cfg.method == "full":
+        model = load_base(cfg)
+        model.requires_grad_(True)
+        return model
+    return apply_lora(prepare(load_base(cfg), cfg), cfg)
+
+
+def count_trainable(model) -> tuple[int, int]:
+    """(trainable, all) parameters, as peft's get_nb_trainable_parameters counts them for an adapter."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        return model.get_nb_trainable_parameters()
+    params = {id(p): p for p in model.parameters()}.values()  # a tied weight once
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
 def run(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, progress: bool = True):
-    """Every step, in the seed's order. Returns (model, tokenizer, result); result.json holds the result."""
+    """Every step, in the seed's order. Returns (model, tokenizer, result); result.json holds the result.
+
+    progress=False shows no progress bar (tokenizing, loading, training) and prints no training log.
+    """
+    with bars(progress):
+        return _run(cfg, resume, overwrite, progress)
+
+
+def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
     cfg.validate()
     preflight(cfg)
     out = Path(cfg.output_dir)
@@ -383,14 +479,16 @@ def run(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, prog
 
     set_seed(cfg.seed)  # LoRA's A is drawn in get_peft_model, before the Trainer seeds anything
     tokenizer = load_tokenizer(cfg)
-    data = tokenize(load_quotes(cfg), tokenizer)  # before the model: an empty dataset fails fast
-    model = apply_lora(prepare(load_base(cfg), cfg), cfg)
-    trainer = train(model, tokenizer, data, cfg, resume=resume)
-    adapter_dir = out / "adapter"
-    files = save_adapter(model, adapter_dir)
+    data = tokenize(load_quotes(cfg), tokenizer, cfg.append_eos)  # before the model: empty data fails fast
+    model = trainable_model(cfg)
+    start = time.perf_counter()
+    trainer = train(model, tokenizer, data, cfg, resume=resume, progress=progress)
+    seconds = time.perf_counter() - start
+    files = save_adapter(model, saved_dir(cfg))
     result = {
         "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "extra"},
-        "trainable": model.get_nb_trainable_parameters(),
+        "trainable": count_trainable(model),
+        "train_seconds": seconds,
         "log_history": trainer.state.log_history,
         "global_step": trainer.state.global_step,
         "world_size": trainer.args.world_size,
@@ -400,6 +498,23 @@ def run(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, prog
     if trainer.is_world_process_zero():
         (out / "result.json").write_text(json.dumps(result, indent=1, default=str))
     return model, tokenizer, result
+
+
+def summary(model, tokenizer, quotes: list[str], result: dict | None = None) -> dict:
+    """One row of the chapter's comparison: exact match and, for a run's `result`, its final loss, the size of
+    what it trained and saved, and its training seconds."""
+    rate, rows = exact_match(model, tokenizer, quotes)
+    row = {"exact match": sum(r["match"] for r in rows)}
+    if result is not None:
+        losses = [h["loss"] for h in result["log_history"] if "loss" in h]
+        saved = sum(v for k, v in result["adapter_files"].items() if k.endswith(".safetensors"))
+        row.update({
+            "final loss": losses[-1],
+            "trainable parameters": result["trainable"][0],
+            "saved weights (MB)": saved / 1e6,
+            "training seconds": result["train_seconds"],
+        })  # fmt: skip
+    return {**row, "rows": rows}
 
 
 def main(argv=None) -> int:
@@ -412,6 +527,7 @@ def main(argv=None) -> int:
     parser.add_argument("--r", type=int, help="LoRA rank")
     parser.add_argument("--target-modules", nargs="+", help="module names to adapt, e.g. q_proj v_proj")
     parser.add_argument("--no-8bit", action="store_true", help="load the base in full precision")
+    parser.add_argument("--method", choices=METHODS, help="lora (the default), or full: train every weight")
     parser.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in output-dir"
     )
@@ -429,8 +545,10 @@ def main(argv=None) -> int:
         }.items()
         if v is not None
     }
-    if args.no_8bit:
+    if args.no_8bit or args.method == "full":
         overrides["load_in_8bit"] = False
+    if args.method:
+        overrides["method"] = args.method
     cfg = dataclasses.replace(PROFILES[args.profile], **overrides)
     try:
         _, _, result = run(cfg, resume=args.resume, overwrite=args.overwrite)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from lorabook import corpus, models
 from lorabook import finetune as F
-from lorabook import models
 from lorabook import standin as S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def tiny_cfg(tiny, out, **kw):
 # ---------------------------------------------------------------------------- the stand-in
 
 
-def test_the_stand_in_beats_uniform_on_held_out_text(tiny):
+def test_a_tiny_stand_in_beats_uniform_on_held_out_text(tiny):
     report = S.report(tiny)
     assert report["heldout_loss"] < report["initial_heldout_loss"]
     assert (
@@ -70,7 +70,8 @@ def test_the_cache_is_reused_and_keyed_by_the_recipe(tiny):
 
 def test_the_tokenizer_round_trips_text(tiny):
     tokenizer = F.load_tokenizer(tiny_cfg(tiny, "unused"))
-    for text in [*S.zen_of_python(), S.corpus()[:2000], "naïve café — 3.14 ≠ π\n\tdef f(x): return x"]:
+    unicode = "naïve café — 3.14 ≠ π\n\tdef f(x): return x"
+    for text in [*S.zen_of_python(), corpus.documents()[0][:2000], unicode]:
         assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
 
 
@@ -91,6 +92,74 @@ def trained(tiny, tmp_path_factory):
     cfg = tiny_cfg(tiny, out, max_steps=12, learning_rate=1e-2)
     model, tokenizer, result = F.run(cfg, progress=False)
     return cfg, model, tokenizer, result
+
+
+def test_a_quiet_run_prints_nothing(tiny, tmp_path, capfd):
+    F.run(tiny_cfg(tiny, tmp_path / "o", max_steps=2, save_steps=2), progress=False)
+    out, err = capfd.readouterr()
+    assert out == "" and "it/s" not in err and "loss" not in err  # no bar, no log lines
+
+
+def test_quotes_end_in_eos_only_when_asked(tiny):
+    tokenizer = F.load_tokenizer(tiny_cfg(tiny, "unused"))
+    quotes = F.load_quotes(F.PROFILES["stand-in"])
+    plain, ended = F.tokenize(quotes, tokenizer), F.tokenize(quotes, tokenizer, append_eos=True)
+    for a, b in zip(plain, ended):
+        assert b["input_ids"] == [*a["input_ids"], tokenizer.eos_token_id]
+        assert b["attention_mask"] == [*a["attention_mask"], 1]
+    assert F.PROFILES["stand-in"].append_eos and not F.PROFILES["opt-6.7b"].append_eos
+
+
+def test_the_stand_in_profile_keeps_the_seeds_lora_recipe():
+    seed, ours = F.PROFILES["opt-6.7b"], F.PROFILES["stand-in"]
+    for name in ("load_in_8bit", "method", "r", "lora_alpha", "target_modules", "lora_dropout", "bias"):
+        assert getattr(ours, name) == getattr(seed, name), name
+    # one optimizer step is one pass over the nineteen quotes
+    assert ours.per_device_train_batch_size * ours.gradient_accumulation_steps == len(S.zen_of_python())
+
+
+def test_full_fine_tuning_trains_every_weight_and_reloads(tiny, tmp_path):
+    cfg = tiny_cfg(tiny, tmp_path / "o", max_steps=2, save_steps=2, **F.VARIANTS["full"])
+    model, tokenizer, result = F.run(cfg, progress=False)
+    trainable, total = result["trainable"]
+    assert trainable == total == sum(p.numel() for p in model.parameters())
+    assert F.saved_dir(cfg).name == "model" and "model.safetensors" in result["adapter_files"]
+    reloaded = F.reload(cfg, F.saved_dir(cfg))
+    ids = tokenizer("Errors should never pass silently.", return_tensors="pt")["input_ids"]
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, reloaded(input_ids=ids).logits, atol=1e-5)
+
+
+def test_full_fine_tuning_refuses_an_8_bit_base(tmp_path):
+    cfg = dataclasses.replace(F.PROFILES["stand-in"], method="full", output_dir=str(tmp_path / "o"))
+    with pytest.raises(ValueError, match="int8 weights cannot train: load_in_8bit=False"):
+        F.run(cfg)
+    with pytest.raises(ValueError, match=r"method must be one of \('lora', 'full'\), got 'qlora'"):
+        F.run(dataclasses.replace(cfg, method="qlora"))
+
+
+@pytest.mark.slow
+def test_the_seeds_recipe_learns_the_quotes_on_the_shipped_stand_in(tmp_path):
+    """The book's claim: q,v LoRA with the seed's r, alpha, dropout and 8-bit base reproduces the quotes."""
+    cfg = dataclasses.replace(F.PROFILES["stand-in"], output_dir=str(tmp_path / "o"))
+    assert F.resolve(cfg).model_name == str(S.SHIPPED)
+    model, tokenizer, result = F.run(cfg, progress=False)
+    quotes = S.zen_of_python()
+    before, _ = F.exact_match(F.load_base(F.resolve(cfg)), tokenizer, quotes)
+    after, rows = F.exact_match(model, tokenizer, quotes)
+    assert before <= 2 / 19 and after >= 17 / 19, [r for r in rows if not r["match"]]
+    # the adapter on disk, on a fresh 8-bit base, is the same model
+    reloaded = F.reload(F.resolve(cfg), F.saved_dir(cfg))
+    again, _ = F.exact_match(reloaded, tokenizer, quotes)
+    assert again == after
+    ids = tokenizer(quotes, return_tensors="pt", padding=True)
+    model.eval()
+    with torch.no_grad():
+        a, b = model(**ids).logits, reloaded(**ids).logits
+    assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
+    # trained on EOS, the model stops where a quote stops
+    assert sum(r["completion"] == r["target"] for r in rows) >= 17
 
 
 def test_the_loss_decreases(trained):

@@ -1,27 +1,83 @@
-"""Figures of the fine-tune chapter: the stand-in's pretraining and the LoRA fine-tune, as loss curves."""
+"""Figures of the fine-tune chapter: the stand-in's pretraining and context use; the fine-tunes compared."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .style import PALETTE, styled
+from .style import PALETTE, label_bars, styled
+
+METHOD_COLOURS = {"none": "grey", "q,v LoRA": "blue", "all-linear LoRA": "green", "full": "red"}
+
+
+def _smooth(values, window: int) -> np.ndarray:
+    """Running mean over `window` values (shorter at the start), so batch noise does not hide the trend."""
+    values = np.asarray(values, dtype=float)
+    cum = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(0, idx - window)
+    return (cum[idx] - cum[lo]) / (idx - lo)
 
 
 @styled
-def loss_curves(pretrain_losses, uniform: float, heldout: float, finetune_log: list[dict]):
-    """Left: the stand-in's pretraining loss against uniform guessing. Right: the LoRA fine-tune's loss."""
+def standin(report: dict, context: dict):
+    """Left: pretraining loss, training batches and held-out text, against uniform guessing.
+
+    Right: the held-out loss of the next token given its true context, the same context shuffled, and only
+    the previous token; a model that ignored context would give three equal bars.
+    """
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.6, 3.4))
-    steps = np.arange(1, len(pretrain_losses) + 1)
-    ax1.plot(steps, pretrain_losses, color=PALETTE["blue"], lw=1, label="training batches")
-    ax1.axhline(uniform, color=PALETTE["grey"], ls="--", label=f"uniform guessing, ln|V| = {uniform:.2f}")
-    ax1.axhline(heldout, color=PALETTE["green"], ls=":", label=f"held-out text at the end: {heldout:.2f}")
-    ax1.set(xlabel="pretraining step", ylabel="cross-entropy (nats per token)")
-    ax1.set_title("pretraining the stand-in on Python's docs", loc="left")
-    ax1.legend(fontsize=8)
-    logged = [h for h in finetune_log if "loss" in h and "step" in h]
-    ax2.plot([h["step"] for h in logged], [h["loss"] for h in logged], "o-", ms=2, color=PALETTE["orange"])
-    ax2.set(xlabel="optimizer step (16 sequences each)", ylabel="training loss")
-    ax2.set_title("LoRA fine-tune on the Zen of Python, 8-bit base", loc="left")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.2), width_ratios=(1.6, 1))
+    losses = report["train_losses"]
+    steps = np.arange(1, len(losses) + 1)
+    ax1.plot(steps, losses, color=PALETTE["sky"], lw=0.6, alpha=0.6, label="training batches")
+    ax1.plot(steps, _smooth(losses, 25), color=PALETTE["blue"], lw=1.4, label="running mean")
+    held_steps, held = zip(*report["heldout_curve"])
+    ax1.plot(held_steps, held, "o-", ms=3, color=PALETTE["green"], label="held-out documents")
+    ax1.axhline(report["uniform_loss"], color=PALETTE["grey"], ls="--", lw=1)
+    uniform = report["uniform_loss"]
+    ax1.annotate(f"uniform guessing, ln|V| = {uniform:.2f}", (steps[-1], uniform), ha="right", va="bottom",
+                 fontsize=9, color=PALETTE["grey"])  # fmt: skip
+    ax1.set(xlabel="pretraining step", ylabel="cross-entropy (nats per token)", ylim=(0, None))
+    ax1.set_title("pretraining on Python's docs", loc="left")
+    ax1.legend(fontsize=9, loc="lower left")
+
+    names = ["true context", "shuffled", "previous\ntoken only"]
+    values = [context["true"], context["shuffled"], context["one_token"]]
+    bars = ax2.bar(names, values, color=[PALETTE["green"], PALETTE["orange"], PALETTE["red"]])
+    label_bars(ax2, bars, "{:.2f}")
+    ax2.set(ylabel="held-out loss (nats per token)", xlabel="what the model sees before the token",
+            ylim=(0, max(values) * 1.2))  # fmt: skip
+    ax2.set_title("it uses its context", loc="left")
+    ax2.tick_params(axis="x", labelsize=9)
+    return fig
+
+
+@styled
+def comparison(logs: dict[str, list[dict]], matches: dict[str, int], n_quotes: int):
+    """Left: training loss per optimizer step of each fine-tune. Right: quotes reproduced exactly, by method.
+
+    `logs` maps a method to its Trainer log_history; `matches` maps every method, "none" included, to the
+    number of quotes whose second half it reproduces.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.2), width_ratios=(1.5, 1))
+    for name, log in logs.items():
+        logged = [h for h in log if "loss" in h and "step" in h]
+        ax1.plot([h["step"] for h in logged], [h["loss"] for h in logged], lw=1.4, label=name,
+                 color=PALETTE[METHOD_COLOURS.get(name, "purple")])  # fmt: skip
+    ax1.set(xlabel=f"optimizer step (all {n_quotes} quotes each)", ylabel="training loss (nats per token)")
+    ax1.set_yscale("log")
+    ax1.set_title("fine-tuning on the Zen of Python", loc="left")
+    ax1.legend(fontsize=9)
+
+    names = list(matches)
+    bars = ax2.bar([n.replace(" LoRA", "\nLoRA") for n in names], [matches[n] for n in names],
+                   color=[PALETTE[METHOD_COLOURS.get(n, "purple")] for n in names])  # fmt: skip
+    label_bars(ax2, bars, "{:.0f}")
+    ax2.axhline(n_quotes, color=PALETTE["grey"], ls="--", lw=1)
+    ax2.set(ylabel=f"quotes reproduced (of {n_quotes})", xlabel="fine-tune", ylim=(0, n_quotes * 1.15))
+    ax2.set_title("exact match", loc="left")
+    ax2.tick_params(axis="x", labelsize=9)
     return fig
