@@ -119,7 +119,7 @@ def test_the_stand_in_profile_keeps_the_seeds_lora_recipe():
 
 
 def test_full_fine_tuning_trains_every_weight_and_reloads(tiny, tmp_path):
-    cfg = tiny_cfg(tiny, tmp_path / "o", max_steps=2, save_steps=2, **F.VARIANTS["full"])
+    cfg = tiny_cfg(tiny, tmp_path / "o", **{**F.VARIANTS["full"], "max_steps": 2, "save_steps": 2})
     model, tokenizer, result = F.run(cfg, progress=False)
     trainable, total = result["trainable"]
     assert trainable == total == sum(p.numel() for p in model.parameters())

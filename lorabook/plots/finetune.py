@@ -27,7 +27,7 @@ def standin(report: dict, context: dict):
     """
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.2), width_ratios=(1.6, 1))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 2.9), width_ratios=(1.6, 1))
     losses = report["train_losses"]
     steps = np.arange(1, len(losses) + 1)
     ax1.plot(steps, losses, color=PALETTE["sky"], lw=0.6, alpha=0.6, label="training batches")
@@ -62,7 +62,7 @@ def comparison(logs: dict[str, list[dict]], matches: dict[str, int], n_quotes: i
     """
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.2), width_ratios=(1.5, 1))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 2.9), width_ratios=(1.5, 1))
     for name, log in logs.items():
         logged = [h for h in log if "loss" in h and "step" in h]
         ax1.plot([h["step"] for h in logged], [h["loss"] for h in logged], lw=1.4, label=name,
@@ -70,7 +70,7 @@ def comparison(logs: dict[str, list[dict]], matches: dict[str, int], n_quotes: i
     ax1.set(xlabel=f"optimizer step (all {n_quotes} quotes each)", ylabel="training loss (nats per token)")
     ax1.set_yscale("log")
     ax1.set_title("fine-tuning on the Zen of Python", loc="left")
-    ax1.legend(fontsize=9)
+    ax1.legend(fontsize=9, loc="upper right")
 
     names = list(matches)
     bars = ax2.bar([n.replace(" LoRA", "\nLoRA") for n in names], [matches[n] for n in names],
