@@ -198,3 +198,18 @@ def test_a_killed_pretraining_resumes_to_the_same_weights(tmp_path, monkeypatch)
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), name
     json.dumps(report)  # the report is plain JSON
+
+
+@pytest.mark.slow
+def test_todays_code_reproduces_the_shipped_pretraining_start():
+    """The first steps of `make standin`, run again now, give the losses the shipped report recorded.
+
+    During warm-up the learning rate does not depend on the run's length, so a 20-step run of the same recipe
+    takes the same 20 steps: a cheap check that the shipped weights come from this code and this corpus.
+    """
+    steps = 20
+    assert steps < S.RECIPE.warmup_steps
+    short = dataclasses.replace(S.RECIPE, steps=steps, eval_every=steps)
+    _, _, report = pretrain.pretrain(short, progress=False)
+    shipped = S.report(S.SHIPPED)["train_losses"][:steps]
+    assert report["train_losses"] == pytest.approx(shipped, rel=1e-4)
