@@ -61,11 +61,25 @@ class LoRALinear(nn.Module):
         return h
 
     @torch.no_grad()
-    def merge(self) -> None:
-        """W0 ← W0 + ΔW: inference then costs exactly one matmul, as the base layer did."""
+    def merge(self, safe: bool = False) -> None:
+        """W0 ← W0 + ΔW: inference then costs exactly one matmul, as the base layer did.
+
+        Only a floating-point W0 can take ΔW in place: int8 codes would round it away (adding a small ΔW to
+        codes changes none of them) while the LoRA path is dropped, so a quantized base is refused. With
+        safe=True the sum is formed first and checked for inf and NaN before W0 changes (peft's safe_merge).
+        """
         if self.merged:
             raise RuntimeError("this LoRALinear is already merged; call unmerge() first")
-        self.base.weight += self.delta_weight().to(self.base.weight.dtype)
+        weight = self.base.weight
+        if not weight.dtype.is_floating_point:
+            raise TypeError(
+                f"merge needs a floating-point base weight, got {weight.dtype}: adding ΔW to quantized codes "
+                "would lose it; dequantize the base first, or keep the adapter unmerged"
+            )
+        merged = weight + self.delta_weight().to(weight.dtype)
+        if safe and not torch.isfinite(merged).all():
+            raise ValueError("merging would put inf or NaN into the base weight; the base was left unchanged")
+        weight.copy_(merged)
         self.merged = True
 
     @torch.no_grad()

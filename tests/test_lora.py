@@ -220,3 +220,39 @@ def test_counting_sequences_follow_their_rule():
     assert ((ids[:, 1:] - ids[:, :-1]) % 32 == 3).all()
     with pytest.raises(ValueError, match=r"k must be in 0\.\.31, got 32"):
         tasks.counting_sequences(32, vocab=32, n=1, length=2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_merge_on_a_float_base_equals_the_unmerged_layer(dtype):
+    torch.manual_seed(0)
+    layer = L.LoRALinear(torch.nn.Linear(32, 24).to(dtype), r=4, alpha=8)
+    torch.nn.init.normal_(layer.B, std=0.1)
+    x = torch.randn(5, 32, dtype=dtype)
+    with torch.no_grad():
+        unmerged = layer(x)
+        layer.merge(safe=True)
+        merged = layer(x)
+    tol = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}[dtype]
+    assert torch.allclose(merged.float(), unmerged.float(), atol=tol)
+
+
+def test_merge_refuses_an_int8_base_and_leaves_it_untouched():
+    base = torch.nn.Linear(16, 8)
+    base.weight = torch.nn.Parameter(torch.randint(-127, 128, (8, 16), dtype=torch.int8), requires_grad=False)
+    layer = L.LoRALinear(base, r=2)
+    torch.nn.init.normal_(layer.B)
+    codes = base.weight.clone()
+    with pytest.raises(TypeError, match=r"floating-point base weight, got torch.int8"):
+        layer.merge()
+    assert torch.equal(base.weight, codes) and not layer.merged
+
+
+def test_safe_merge_refuses_an_update_that_overflows():
+    layer = L.LoRALinear(torch.nn.Linear(8, 8).half(), r=2)
+    with torch.no_grad():
+        layer.B.fill_(300.0)
+        layer.A.fill_(300.0)  # (α/r)·B·A = 0.5 · 2 · 9e4 = 9e4 > fp16's 65,504
+    before = layer.base.weight.clone()
+    with pytest.raises(ValueError, match="inf or NaN"):
+        layer.merge(safe=True)
+    assert torch.equal(layer.base.weight, before) and not layer.merged
