@@ -115,7 +115,7 @@ PROFILES = {
         gradient_accumulation_steps=1,  # seed 4: 19 fit in one batch, so a step is one pass over all of them
         # max_steps: the seed's 200 (for the seed, 1.3 passes over english_quotes; here 200 passes)
         warmup_steps=20,  # seed 100, half of the run: a tenth is enough for a batch that never changes
-        learning_rate=STANDIN_LR,  # seed 2e-4: with 19 rows, at 2e-4 the adapter barely moves in 200 steps
+        learning_rate=STANDIN_LR,  # seed 2e-4: here it takes the loss from 5.6 only to 4.6, learning no quote
         fp16=False,  # no fp16 training on CPU: fp32 compute (the int8 weights stay int8)
         gradient_checkpointing=False,  # the stand-in's activations are tiny; checkpointing only costs time
         append_eos=True,  # end each quote with EOS, so that the fine-tuned model stops where the quote stops
