@@ -31,6 +31,7 @@ from torch import nn
 
 from . import standin
 from ._checks import check_int, check_positive
+from .lora import count_parameters
 
 # bitsandbytes warns on every 8-bit matmul that fp32 inputs are cast to fp16 for quantization; the int8
 # chapter shows that cast, so the warning is silenced here.
@@ -458,14 +459,6 @@ def trainable_model(cfg: FinetuneConfig):
     return apply_lora(prepare(load_base(cfg), cfg), cfg)
 
 
-def count_trainable(model) -> tuple[int, int]:
-    """(trainable, all) parameters, as peft's get_nb_trainable_parameters counts them for an adapter."""
-    if hasattr(model, "get_nb_trainable_parameters"):
-        return model.get_nb_trainable_parameters()
-    params = {id(p): p for p in model.parameters()}.values()  # a tied weight once
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
-
-
 def run(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, progress: bool = True):
     """Every step, in the seed's order. Returns (model, tokenizer, result); result.json holds the result.
 
@@ -493,7 +486,7 @@ def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
     files = save_adapter(model, saved_dir(cfg))
     result = {
         "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "extra"},
-        "trainable": count_trainable(model),
+        "trainable": count_parameters(model),  # as peft counts, for an adapter or a whole model
         "train_seconds": seconds,
         "log_history": trainer.state.log_history,
         "global_step": trainer.state.global_step,
@@ -509,7 +502,7 @@ def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
 def summary(model, tokenizer, quotes: list[str], result: dict | None = None) -> dict:
     """One row of the chapter's comparison: exact match and, for a run's `result`, its final loss, the size of
     what it trained and saved, and its training seconds."""
-    rate, rows = exact_match(model, tokenizer, quotes)
+    _, rows = exact_match(model, tokenizer, quotes)
     row = {"exact match": sum(r["match"] for r in rows)}
     if result is not None:
         losses = [h["loss"] for h in result["log_history"] if "loss" in h]

@@ -150,8 +150,7 @@ def context_use(model, rows: torch.Tensor, context: int = 64, windows: int = 102
     A model that ignores context (a unigram or bigram model) shows the same loss in all three. Returns mean
     losses in nats per token, and the gaps `order_gap` = shuffled − true and `context_gap` = one token − true.
     """
-    check = context + 1 <= rows.shape[1]
-    if not check:
+    if context + 1 > rows.shape[1]:
         raise ValueError(f"context must be at most {rows.shape[1] - 1} (the rows' length - 1), got {context}")
     g = torch.Generator().manual_seed(seed)
     r = torch.randint(0, rows.shape[0], (windows,), generator=g)
