@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make book   create .venv from the pinned versions, then build the executed HTML book into _build/html
 #   make test   create .venv, lint, run the unit tests on the book's claims, then execute every chapter (book, -W)
+#               and check that no page shows stderr output
 # Other targets: make unit (unit tests only), make lint (ruff), make figures (redraw figures/), make clean, make lock,
 # make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic).
 
@@ -14,7 +15,7 @@ STAMP  := $(VENV)/.installed
 PIP_OPTS ?=
 BOOK_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit lint chapters figures check-figures clean lock venv standin
+.PHONY: book test unit lint chapters check-pages figures check-figures clean lock venv standin
 
 venv: $(STAMP)
 
@@ -40,7 +41,12 @@ lint: $(STAMP)
 # Every chapter executes without error: the build runs them with raise_on_error, and -W fails on any warning.
 chapters: book
 
-test: lint unit chapters
+# No rendered page may show stderr output: progress bars, warnings and logs are for terminals, not readers.
+check-pages: chapters
+	@if grep -l 'class="output stderr' _build/html/chapters/*.html; then \
+		echo "the pages above show stderr output (progress bars, warnings or logs)"; exit 1; fi
+
+test: lint unit chapters check-pages
 
 figures: $(STAMP)
 	$(BIN)/python -m lorabook.diagrams figures

@@ -16,13 +16,11 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import logging
 import math
 import os
 import shutil
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,13 +30,6 @@ from torch import nn
 from . import standin
 from ._checks import check_int, check_positive
 from .lora import count_parameters
-
-# bitsandbytes warns on every 8-bit matmul that fp32 inputs are cast to fp16 for quantization; the int8
-# chapter shows that cast, so the warning is silenced here.
-logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-# transformers 5 deprecates is_gradient_checkpointing, and its own Trainer and peft still call it: nothing a
-# reader of this pipeline can act on.
-warnings.filterwarnings("ignore", ".*is_gradient_checkpointing. is deprecated", FutureWarning)
 
 # The completion the seed article shows for its prompt after the real OPT-6.7B fine-tune on english_quotes.
 SEED_PROMPT = "Two things are infinite:"

@@ -39,7 +39,7 @@ def train_lm(model, ids: torch.Tensor, steps: int, lr: float = 1e-2, batch: int 
     g = torch.Generator().manual_seed(seed)
     losses = []
     model.train()
-    for _ in tqdm(range(steps), desc=desc, leave=False):
+    for _ in tqdm(range(steps), desc=desc, leave=False, disable=None):  # None: a bar only on a terminal
         x = ids[torch.randint(0, len(ids), (batch,), generator=g)]
         loss = model(input_ids=x, labels=x).loss
         opt.zero_grad()
