@@ -77,3 +77,18 @@ def label_bars(ax, bars, fmt: str = "{:,.0f}") -> None:
             xytext=(0, 2),
             textcoords="offset points",
         )
+
+
+# The book's content column is about 720 px wide; a figure is scaled to it, so a font of s pt in a figure w
+# inches wide shows as s/72 · 720/w = 10·s/w px. The book's rule: no text under 9 px at that width.
+CONTENT_PX = 720
+MIN_TEXT_PX = 9
+
+
+def smallest_text_px(fig, content_px: int = CONTENT_PX) -> float:
+    """The on-screen size (px) of the figure's smallest visible text when shown `content_px` wide."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # tick labels exist only once drawn
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes) / 72 * content_px / fig.get_figwidth()
