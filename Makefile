@@ -3,7 +3,8 @@
 #   make test   create .venv, lint, run the unit tests on the book's claims, then execute every chapter (book, -W)
 #               and check that no page shows stderr output
 # Other targets: make unit (unit tests only), make lint (ruff), make figures (redraw figures/), make clean, make lock,
-# make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic).
+# make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic),
+# make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 8 min).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,7 +16,7 @@ STAMP  := $(VENV)/.installed
 PIP_OPTS ?=
 BOOK_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit lint chapters check-pages figures check-figures clean lock venv standin
+.PHONY: book test unit lint chapters check-pages figures check-figures clean lock venv standin learned
 
 venv: $(STAMP)
 
@@ -55,6 +56,11 @@ figures: $(STAMP)
 # lorabook/corpus.py (a test fails while the shipped report's recipe hash differs from today's code).
 standin: $(STAMP)
 	$(BIN)/python -m lorabook.standin lorabook/data/standin
+
+# The fine-tunes that "What LoRA learned" measures ship in lorabook/data/learned; this trains those that are
+# missing or whose configuration changed (a test fails while any is stale).
+learned: $(STAMP)
+	$(BIN)/python -m lorabook.learned lorabook/data/learned
 
 check-figures: $(STAMP)
 	$(BIN)/python -m lorabook.diagrams --check figures

@@ -53,6 +53,7 @@ class FinetuneConfig:
     target_modules: tuple = ("q_proj", "v_proj")  # OPT's query and value projections
     lora_dropout: float = 0.05
     bias: str = "none"
+    use_rslora: bool = False  # scale by alpha / sqrt(r) (rsLoRA, Kalajdzievski 2023) instead of alpha / r
     # Trainer (the seed's TrainingArguments)
     per_device_train_batch_size: int = 4
     gradient_accumulation_steps: int = 4  # 4 per device × 4 accumulated = 16 sequences per optimizer step
@@ -242,6 +243,7 @@ def lora_config(cfg: FinetuneConfig):
         target_modules=list(cfg.target_modules),
         lora_dropout=cfg.lora_dropout,
         bias=cfg.bias,
+        use_rslora=cfg.use_rslora,
         task_type="CAUSAL_LM",
     )
 

@@ -1,0 +1,393 @@
+"""What LoRA learned: the fine-tunes of the stand-in that the chapter compares, made once and shipped.
+
+Every run is the fine-tune chapter's pipeline (`lorabook.finetune.run`) on the nineteen quotes, with one
+change for all of them: the base is the stand-in in fp32, not in 8-bit, so that LoRA and full fine-tuning
+start from the same W₀ and ΔW = W − W₀ means the same thing for both. The runs vary what Hu et al. (2021)
+vary in §7: the rank r, the adapted matrices, the seed, and the scaling of B·A (α/r, or α/√r in rsLoRA).
+
+Training all of them takes about ten minutes on two cores, so the results are shipped in
+`lorabook/data/learned/`, one folder per run:
+
+    python -m lorabook.learned      # what `make learned` runs: trains the runs that are missing or stale
+
+Each folder holds the run's `run.json` (its configuration, training losses and seconds, and a `key`: a hash
+of the configuration and of the stand-in's recipe key) and what it trained: the peft adapter, or for full
+fine-tuning ΔW of every parameter in fp16. A test fails while a shipped key differs from today's, and another
+reruns the first steps of a run with today's code and compares the losses with the shipped ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from . import finetune as F
+from . import pretrain, standin
+
+SHIPPED = Path(__file__).parent / "data" / "learned"
+
+QV = ("q_proj", "v_proj")
+ATTENTION = ("q_proj", "k_proj", "v_proj", "out_proj")
+RANKS = (1, 2, 4, 8, 16, 64)  # the rank ablation, on q and v with α = 2r as the seed's r = 16, α = 32
+SCALING_RANKS = (4, 16, 64)  # the scaling comparison: α/r against α/√r, both equal to the seed's at r = 16
+SEED_ALPHA = F.PROFILES["stand-in"].lora_alpha  # 32
+SEED_R = F.PROFILES["stand-in"].r  # 16
+
+
+def _rank_run(r: int, targets=QV, **more) -> dict:
+    return dict(r=r, lora_alpha=2 * r, target_modules=tuple(targets), **more)
+
+
+# id → (label, changes to the stand-in profile). Every LoRA run has the seed's dropout, rate and 200 steps.
+RUNS: dict[str, tuple[str, dict]] = {
+    **{f"qv-r{r}": (f"q,v r={r}", _rank_run(r)) for r in RANKS},
+    # the targets at the budget of q,v at r = 16: 16 · (256 + 256) · 2 = 16,384 parameters per block
+    "q-r32": ("q r=32", _rank_run(32, ("q_proj",))),
+    "v-r32": ("v r=32", _rank_run(32, ("v_proj",))),
+    "qkvo-r8": ("q,k,v,o r=8", _rank_run(8, ATTENTION)),
+    "all-r4": ("all linear r=4", _rank_run(4, F.ALL_LINEAR)),  # 18,432 per block: the nearest to 16,384
+    "qv-r64-seed0": ("q,v r=64, seed 0", _rank_run(64, seed=0)),  # a second seed, as the paper's Fig. 4
+    # scaling: α fixed at the seed's 32 (α/r), and rsLoRA's α/√r with α = 8 (= 2 at r = 16, as the seed's)
+    **{
+        f"alpha32-r{r}": (f"α/r, α=32, r={r}", dict(r=r, lora_alpha=SEED_ALPHA))
+        for r in SCALING_RANKS
+        if r != SEED_R
+    },
+    **{
+        f"rslora-r{r}": (f"α/√r, α=8, r={r}", dict(r=r, lora_alpha=8, use_rslora=True))
+        for r in SCALING_RANKS
+        if r != SEED_R
+    },
+    "full": ("full", F.VARIANTS["full"]),  # the fine-tune chapter's full fine-tuning: 100 steps, fp32
+    # learning against forgetting depends on the step size: the seed's adapter at smaller rates too
+    **{f"qv-r16-lr{lr:.0e}": (f"q,v r=16, lr {lr:.0e}", dict(learning_rate=lr)) for lr in (1e-3, 3e-3)},
+}
+
+RATES = {
+    1e-3: "qv-r16-lr1e-03",
+    3e-3: "qv-r16-lr3e-03",
+    F.STANDIN_LR: "qv-r16",
+}  # the seed's adapter, by rate
+
+SCALING = {  # the scaling comparison's runs by rule and r; the seed's own run is the shared point at r = 16
+    "α/r": {r: "qv-r16" if r == SEED_R else f"alpha32-r{r}" for r in SCALING_RANKS},
+    "α/√r": {r: "qv-r16" if r == SEED_R else f"rslora-r{r}" for r in SCALING_RANKS},
+    "α = 2r": {r: f"qv-r{r}" for r in SCALING_RANKS},
+}
+
+
+def config(run_id: str, output_dir: str = "outputs/learned") -> F.FinetuneConfig:
+    """The run's FinetuneConfig: the stand-in profile on an fp32 base, with the run's changes."""
+    if run_id not in RUNS:
+        raise ValueError(f"run_id must be one of {sorted(RUNS)}, got {run_id!r}")
+    changes = {"load_in_8bit": False, **RUNS[run_id][1], "output_dir": output_dir}
+    return dataclasses.replace(F.PROFILES["stand-in"], **changes)
+
+
+def run_key(run_id: str) -> str:
+    """Hash of what makes the run: its configuration (where it is written aside) and the stand-in's recipe."""
+    cfg = {
+        k: v
+        for k, v in dataclasses.asdict(config(run_id)).items()
+        if k not in ("model_name", "output_dir", "extra", "save_steps")
+    }
+    text = json.dumps(cfg, sort_keys=True, default=list) + standin.recipe_key(standin.RECIPE)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def info(run_id: str, path: Path = SHIPPED) -> dict:
+    return json.loads((Path(path) / run_id / "run.json").read_text())
+
+
+def is_current(run_id: str, path: Path = SHIPPED) -> bool:
+    file = Path(path) / run_id / "run.json"
+    return file.is_file() and info(run_id, path).get("key") == run_key(run_id)
+
+
+def stale(path: Path = SHIPPED) -> list[str]:
+    """The runs missing from `path`, or made from another configuration than today's."""
+    return [run_id for run_id in RUNS if not is_current(run_id, path)]
+
+
+# ---------------------------------------------------------------------------- making the runs
+
+
+def make(dest: Path = SHIPPED, run_ids=None, progress: bool = True) -> list[str]:
+    """Train each run that is missing or stale in `dest`, and write its folder atomically.
+
+    A run is the unit of work: killed half-way, `make` starts that run again and keeps the finished ones.
+    Returns the ids it trained.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for leftover in dest.glob(".*.*"):  # the half-written folder of a run that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
+    todo = [i for i in (run_ids or RUNS) if not is_current(i, dest)]
+    for run_id in todo:
+        with tempfile.TemporaryDirectory(prefix=f".{run_id}.", dir=dest) as tmp:
+            folder = _train(run_id, Path(tmp), progress)
+            target = dest / run_id
+            if target.exists():
+                shutil.rmtree(target)
+            folder.rename(target)
+    return todo
+
+
+def _train(run_id: str, tmp: Path, progress: bool) -> Path:
+    cfg = config(run_id, output_dir=str(tmp / "out"))
+    cfg = dataclasses.replace(cfg, save_steps=cfg.max_steps)  # one run is the unit of resumption
+    model, _, result = F.run(cfg, overwrite=True, progress=progress)
+    folder = tmp / "run"
+    folder.mkdir()
+    if cfg.method == "full":
+        base, _ = standin.load()
+        w0 = base.state_dict()
+        delta = {
+            k: (v - w0[k]).to(torch.float16).contiguous()
+            for k, v in model.state_dict().items()
+            if k != "lm_head.weight" or not model.config.tie_word_embeddings
+        }
+        from safetensors.torch import save_file
+
+        save_file(delta, folder / "delta.safetensors")
+    else:
+        saved = F.saved_dir(cfg)
+        for name in ("adapter_model.safetensors", "adapter_config.json"):
+            shutil.copy(saved / name, folder / name)
+        adapter_config = json.loads((folder / "adapter_config.json").read_text())
+        adapter_config["base_model_name_or_path"] = "lorabook/data/standin"  # not this machine's path
+        (folder / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2) + "\n")
+    log = result["log_history"]
+    record = {
+        "id": run_id,
+        "label": RUNS[run_id][0],
+        "key": run_key(run_id),
+        "config": {k: v for k, v in result["config"].items() if k not in ("model_name", "output_dir")},
+        "losses": [h["loss"] for h in log if "loss" in h],
+        "train_seconds": result["train_seconds"],
+        "trainable": result["trainable"][0],
+        "versions": _versions(),
+    }
+    (folder / "run.json").write_text(json.dumps(record, indent=1) + "\n")
+    folder.chmod(0o755)
+    for f in folder.iterdir():
+        f.chmod(0o644)
+    return folder
+
+
+def _versions() -> dict:
+    import peft
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "python": sys.version.split()[0],
+    }
+
+
+# ---------------------------------------------------------------------------- loading them
+
+
+def base_model():
+    """W₀: the stand-in in fp32, in eval mode (the base every run starts from)."""
+    model, _ = standin.load()
+    return model
+
+
+def load(run_id: str, base, path: Path = SHIPPED):
+    """The run's model on a copy of `base`: a peft model for LoRA, the plain model + ΔW for full."""
+    from peft import PeftModel
+
+    folder = Path(path) / run_id
+    model = copy.deepcopy(base)
+    if info(run_id, path)["config"]["method"] == "full":
+        from safetensors.torch import load_file
+
+        delta = load_file(folder / "delta.safetensors")
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.add_(delta[name].to(p.dtype))
+        return model.eval()
+    return PeftModel.from_pretrained(model, folder, is_trainable=False).eval()
+
+
+# ---------------------------------------------------------------------------- what each run changed
+
+_LINEAR = re.compile(r"layers\.(\d+)\..*?\b(q_proj|k_proj|v_proj|out_proj|fc1|fc2)\b")
+
+
+def short_name(name: str) -> str:
+    """ "base_model.model.model.decoder.layers.3.self_attn.q_proj(.weight)" → "3.q_proj"."""
+    found = _LINEAR.search(name)
+    if not found:
+        raise ValueError(f"name must name a linear layer of an OPT block, got {name!r}")
+    return f"{found[1]}.{found[2]}"
+
+
+def lora_factors(model) -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
+    """(A, B, s) of every LoRA layer of a peft model, by short name: ΔW = s·B·A, s = α/r (or α/√r)."""
+    from peft.tuners.lora import LoraLayer
+
+    found = {}
+    for name, module in model.named_modules():
+        if isinstance(module, LoraLayer):
+            for adapter in module.active_adapters:
+                A, B = module.lora_A[adapter].weight, module.lora_B[adapter].weight
+                found[short_name(name)] = (A.detach(), B.detach(), float(module.scaling[adapter]))
+    if not found:
+        raise ValueError("model must be a peft model with LoRA layers; it has none")
+    return found
+
+
+def lora_deltas(model) -> dict[str, torch.Tensor]:
+    """ΔW = s·B·A of every LoRA layer of a peft model, by short name (d_out × d_in, rank ≤ r)."""
+    return {name: s * (B @ A) for name, (A, B, s) in lora_factors(model).items()}
+
+
+def full_deltas(run_id: str, path: Path = SHIPPED, names=None) -> dict[str, torch.Tensor]:
+    """ΔW = W − W₀ of every linear layer (or those in `names`) of a full fine-tune, by short name."""
+    from safetensors.torch import load_file
+
+    delta = load_file(Path(path) / run_id / "delta.safetensors")
+    found = {
+        short_name(k): v.float()
+        for k, v in delta.items()
+        if k.endswith("proj.weight") or k.endswith(("fc1.weight", "fc2.weight"))
+    }
+    return {k: found[k] for k in (names or found)}
+
+
+def base_weights(base, names) -> dict[str, torch.Tensor]:
+    """W₀ of the linear layers `names` (short names) of the base model."""
+    found = {
+        short_name(k): p.detach()
+        for k, p in base.named_parameters()
+        if k.endswith(".weight") and _LINEAR.search(k)
+    }
+    return {k: found[k] for k in names}
+
+
+def deltas(run_id: str, model, path: Path = SHIPPED) -> dict[str, torch.Tensor]:
+    """ΔW of each matrix the run changed: s·B·A of each adapted one for LoRA; W − W₀ of every one for full."""
+    if info(run_id, path)["config"]["method"] == "full":
+        return full_deltas(run_id, path)
+    return lora_deltas(model)
+
+
+def initial_factors(run_id: str, base) -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
+    """(A, B, s) as the run drew them before its first step: the same seed, then peft's initialisation."""
+    from transformers import set_seed
+
+    cfg = config(run_id)
+    set_seed(cfg.seed)  # as finetune.run: the seed, then the model; loading and tokenizing draw nothing
+    return lora_factors(F.apply_lora(copy.deepcopy(base), cfg))
+
+
+def quotes_batch(tokenizer):
+    """The nineteen quotes as the fine-tunes see them: EOS appended, padded, labels −100 on padding."""
+    from transformers import DataCollatorForLanguageModeling
+
+    cfg = F.PROFILES["stand-in"]
+    with F.bars(False):
+        data = F.tokenize(F.load_quotes(cfg), tokenizer, cfg.append_eos)
+    return DataCollatorForLanguageModeling(tokenizer, mlm=False)([data[i] for i in range(len(data))])
+
+
+@torch.no_grad()
+def quotes_loss(model, batch) -> float:
+    """Mean cross-entropy (nats per token) on the quotes, in eval mode: what the fine-tune minimised."""
+    model.eval()
+    return model(**batch).loss.item()
+
+
+def heldout_sample(tokenizer, every: int = 5) -> torch.Tensor:
+    """Every `every`-th held-out window of the stand-in's corpus (Python's docs it never trained on)."""
+    return standin.heldout_rows(tokenizer)[::every]
+
+
+def evaluate(run_id: str, base, tokenizer, batch, heldout, path: Path = SHIPPED) -> dict:
+    """One run, measured: quotes reproduced, loss on the quotes and on held-out docs, its ΔW and factors.
+
+    `batch` is `quotes_batch(tokenizer)` and `heldout` is `heldout_sample(tokenizer)`; training losses and
+    seconds come from the run's record (measured when it was made).
+    """
+    record = info(run_id, path)
+    model = load(run_id, base, path)
+    _, rows = F.exact_match(model, tokenizer, standin.zen_of_python())
+    out = {
+        "label": record["label"],
+        "exact match": sum(r["match"] for r in rows),
+        "quotes loss": quotes_loss(model, batch),
+        "held-out loss": pretrain.mean_loss(model, heldout),
+        "final training loss": record["losses"][-1],
+        "trainable parameters": record["trainable"],
+        "training seconds": record["train_seconds"],
+        "r": record["config"]["r"] if record["config"]["method"] == "lora" else None,
+        "deltas": deltas(run_id, model, path),
+        "factors": lora_factors(model) if record["config"]["method"] == "lora" else {},
+    }
+    del model
+    return out
+
+
+# ---------------------------------------------------------------------------- the chapter's summaries
+
+COLUMNS = {
+    "trainable parameters": "{:,.0f}",
+    "exact match": "{:.0f}",
+    "quotes loss": "{:.3f}",
+    "held-out loss": "{:.3f}",
+    "training seconds": "{:.0f}",
+}
+
+
+def table(results: dict[str, dict], run_ids, labels=None):
+    """The runs `run_ids` side by side: what each trains, reproduces, and costs on the quotes and held-out."""
+    import pandas as pd
+
+    rows = {(labels or {}).get(i, results[i]["label"]): {c: results[i][c] for c in COLUMNS} for i in run_ids}
+    return pd.DataFrame(rows).T.astype(float).style.format(COLUMNS, na_rep="–")
+
+
+def update_norm(deltas: dict[str, torch.Tensor]) -> float:
+    """‖ΔW‖_F over all the matrices a run changed: √(Σ ‖ΔWᵢ‖_F²)."""
+    return math.sqrt(sum(float(d.double().norm()) ** 2 for d in deltas.values()))
+
+
+def moved(factors: dict, initial: dict) -> dict[str, float]:
+    """‖A − A₀‖_F / ‖A₀‖_F of each LoRA layer: how far training took A from its random start."""
+    return {n: float((factors[n][0] - initial[n][0]).norm() / initial[n][0].norm()) for n in factors}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lorabook.learned", description=__doc__.splitlines()[0])
+    parser.add_argument("dest", nargs="?", default=str(SHIPPED), help="the folder of runs (the shipped one)")
+    parser.add_argument("--check", action="store_true", help="list stale runs; exit 1 if there are any")
+    args = parser.parse_args(argv)
+    dest = Path(args.dest)
+    if args.check:
+        missing = stale(dest)
+        print(f"{dest}: " + (f"stale or missing: {', '.join(missing)}" if missing else "current"))
+        return 1 if missing else 0
+    start = time.perf_counter()
+    done = make(dest)
+    print(f"{dest}: trained {len(done)} of {len(RUNS)} runs in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
