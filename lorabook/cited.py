@@ -42,6 +42,9 @@ LORA_GPT3_CHECKPOINT_LORA = Cited(35e6, "hu2021lora", "§4.2", "GPT-3 LoRA check
 LORA_GPT3_VRAM_FULL = Cited(1.2e12, "hu2021lora", "§4.2", "GPT-3 training VRAM, full fine-tune, bytes")
 LORA_GPT3_VRAM_LORA = Cited(350e9, "hu2021lora", "§4.2", "GPT-3 training VRAM with LoRA, bytes")
 
+LORA_AMPLIFICATION_R4 = Cited(21.5, "hu2021lora", "§7.3, Table 7", "‖ΔWq‖_F / ‖Uᵀ Wq Vᵀ‖_F at r=4, layer 48")
+LORA_PHI_LAYER = Cited(48, "hu2021lora", "§7.2, Fig. 3", "the GPT-3 layer whose φ the paper shows")
+
 # Table 1 of the LoRA paper: GPT-2 medium, one forward pass, NVIDIA Quadro RTX8000, averaged over 100 trials.
 LORA_TABLE1_SEQ = Cited(128, "hu2021lora", "Table 1", "sequence length of the batch-1 row")
 LORA_TABLE1_BASE_MS = Cited(19.8, "hu2021lora", "Table 1", "batch 1, seq 128: base (Fine-Tune/LoRA), ms")

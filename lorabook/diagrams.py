@@ -23,8 +23,9 @@ BOOK_PLAN = [
     ("I. Foundations", ["Why fine-tune", "Matrix rank", "Truncated SVD"]),
     ("II. LoRA", ["The layer and\nits arithmetic", "Inference latency", "Modularity"]),
     ("III. GPU memory", ["Why fine-tuning\neats GPUs"]),
-    ("IV. Number formats", ["FP32, FP16, BF16", "int8 and LLM.int8()"]),
-    ("V. The 8-bit fine-tune", ["OPT-6.7B + LoRA\n(and a CPU stand-in)"]),
+    ("IV. Number\nformats", ["FP32, FP16, BF16", "int8 and LLM.int8()"]),
+    ("V. The 8-bit\nfine-tune", ["OPT-6.7B + LoRA\n(and a CPU stand-in)"]),
+    ("VI. Inside\nthe update", ["What LoRA\nlearned"]),
 ]
 
 # ---------------------------------------------------------------------------- drawing helpers
@@ -62,10 +63,11 @@ def _canvas(width, height, xlim, ylim):
 
 @styled
 def roadmap():
-    """The five parts of the book, left to right, with their chapters."""
+    """The parts of the book, left to right, with their chapters."""
     fig, ax = _canvas(10, 3.3, (0, 10.4), (0, 3.4))
-    colours = [PALETTE["sky"], PALETTE["orange"], PALETTE["green"], PALETTE["purple"], PALETTE["red"]]
-    w, gap = 1.8, 0.28
+    colours = [PALETTE[c] for c in ("sky", "orange", "green", "purple", "red", "blue")]
+    gap = 0.22
+    w = (10.2 - gap * (len(BOOK_PLAN) - 1)) / len(BOOK_PLAN)
     for i, ((part, chapters), colour) in enumerate(zip(BOOK_PLAN, colours)):
         x = 0.1 + i * (w + gap)
         _box(ax, x, 2.75, w, 0.5, part, face=colour, size=9, weight="bold")
@@ -76,7 +78,7 @@ def roadmap():
     ax.text(
         0.1,
         0.05,
-        "math first: rank → SVD → LoRA → memory → number formats → a real 8-bit fine-tune",
+        "math first: rank → SVD → LoRA → memory → number formats → a real 8-bit fine-tune → what it learned",
         fontsize=8,
         color=PALETTE["grey"],
     )

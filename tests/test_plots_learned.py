@@ -1,0 +1,60 @@
+"""The figures of "What LoRA learned": labelled, with a colour bar on the heat maps, and legible at the book's
+width (no text under 9 px when the figure is shown 720 px wide)."""
+
+import matplotlib.figure
+import numpy as np
+import pytest
+
+from lorabook import delta as D
+from lorabook.plots import learned as P
+from lorabook.plots.style import MIN_TEXT_PX, smallest_text_px
+
+rng = np.random.default_rng(0)
+SPECTRA = {f"{i}.q_proj": np.sort(rng.random(32))[::-1] for i in range(3)}
+ROW = {"exact match": 5, "quotes loss": 1.0, "held-out loss": 5.0}
+
+FIGURES = {
+    "spectra": lambda: P.spectra(
+        SPECTRA, {k: v[:4] for k, v in SPECTRA.items()}, 4, np.arange(1, 17), reference=SPECTRA["0.q_proj"]
+    ),
+    "ablation": lambda: P.ablation({1: ROW, 4: ROW}, {"q": ROW, "all linear": ROW}, 19),
+    "similarity": lambda: P.similarity(
+        {"q": D.subspace_similarity(rng.random((4, 20)), rng.random((8, 20)))}, 20
+    ),
+    "amplification": lambda: P.amplification(
+        [4, 16], {"ΔW's top r": [[1, 2], [3, 4]]}, {"LoRA": [[5, 6], [2, 3]]}
+    ),
+    "learn_forget": lambda: P.learn_forget(
+        {
+            "a": {**ROW, "kind": "lora"},
+            "b": {**ROW, "kind": "full"},
+            "c": {"quotes loss": 2.0, "held-out loss": 4.0, "kind": "base"},
+        },
+        {"sweep": ["a", "c"]},
+    ),
+    "scaling": lambda: P.scaling([4, 16], {"α/r": [1.0, 0.5]}, {"α/r": [10.0, 9.0]}, 200),
+}
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figure_is_labelled_and_legible(name):
+    fig = FIGURES[name]()
+    assert isinstance(fig, matplotlib.figure.Figure)
+    for ax in fig.axes:
+        assert ax.get_xlabel() or ax.get_ylabel(), f"{name}: an axis without labels"
+    assert smallest_text_px(fig) >= MIN_TEXT_PX
+
+
+def test_heat_maps_have_a_colour_bar_from_zero_to_one():
+    fig = FIGURES["similarity"]()
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 1 and bars[0].get_ylim() == (0.0, 1.0)
+
+
+def test_smallest_text_px_measures_points_at_the_content_width():
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(8, 2))
+    fig.text(0.5, 0.5, "x", fontsize=7.2)
+    assert smallest_text_px(fig) == pytest.approx(7.2 * 10 / 8)  # 7.2 pt at 8 in shown in 720 px: 9 px
+    plt.close(fig)
