@@ -79,17 +79,22 @@ def load_in_dtypes(model, dtypes=("fp32", "fp16", "int8")) -> dict:
 
 
 def linear_weight_bytes(model) -> dict:
-    """Bytes of the nn.Linear weights in the decoder layers, with the int8 scales counted separately."""
+    """Bytes of the nn.Linear weights in the decoder layers (LoRA's own layers left out), with the int8 or
+    4-bit scales counted separately (double-quantized 4-bit: its 8-bit absmax and their fp32 scales)."""
     import bitsandbytes as bnb
 
     weights = scales = 0
     for name, module in model.named_modules():
-        if isinstance(module, torch.nn.Linear) and ".layers." in name:
+        if isinstance(module, torch.nn.Linear) and ".layers." in name and "lora_" not in name:
             w = module.weight
             weights += w.numel() * w.element_size()
             if isinstance(module, bnb.nn.Linear8bitLt):
                 scb = row_scales(module)
                 scales += scb.numel() * scb.element_size()
+            if isinstance(module, bnb.nn.Linear4bit):
+                state = w.quant_state
+                parts = [state.absmax] + ([state.state2.absmax] if state.nested else [])
+                scales += sum(t.numel() * t.element_size() for t in parts)
     return {"weights": weights, "scales": scales, "total": weights + scales}
 
 

@@ -31,6 +31,14 @@ INT8_SHARE_IN_8BIT = Cited(
 )
 INT8_THRESHOLD = Cited(6.0, "dettmers2022llmint8", "§3.2", "outlier threshold α")
 
+# ---------------------------------------------------------------------------- QLoRA (Dettmers et al. 2023)
+
+QLORA_GPU_MEMORY = Cited(
+    48e9, "dettmers2023qlora", "abstract", "GPU memory QLoRA fine-tunes a 65B model in, bytes"
+)
+QLORA_MODEL_PARAMS = Cited(65e9, "dettmers2023qlora", "abstract", "parameters of that model (LLaMA-65B)")
+QLORA_NF4_OFFSET = Cited(0.9677083, "dettmers2023qlora", "§3, and bitsandbytes' create_normal_map", "NF4's δ")
+
 # ---------------------------------------------------------------------------- GPT-3 and LoRA (Hu et al. 2021)
 
 GPT3_PARAMS = Cited(175e9, "brown2020gpt3", "Table 2.1", "GPT-3 175B parameters")

@@ -46,6 +46,7 @@ class FinetuneConfig:
     model_name: str = "facebook/opt-6.7b"  # the stand-in's is its cache directory
     dataset: str = "Abirate/english_quotes"  # columns: quote, author, tags
     load_in_8bit: bool = True  # BitsAndBytesConfig(load_in_8bit=True): LLM.int8() weights
+    load_in_4bit: bool = False  # QLoRA's base instead: NF4 weights with double quantization (see NF4_CONFIG)
     method: str = "lora"  # "lora", or "full": every weight trains (a full-precision base; no adapter)
     # LoRA (the seed's LoraConfig)
     r: int = 16  # rank of each update
@@ -85,8 +86,10 @@ class FinetuneConfig:
             raise ValueError("target_modules must name at least one module, got an empty list")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.method == "full" and self.load_in_8bit:
-            msg = "method='full' trains every weight, and int8 weights cannot train: load_in_8bit=False"
+        if self.load_in_8bit and self.load_in_4bit:
+            raise ValueError("load_in_8bit and load_in_4bit are exclusive: choose one base, got both True")
+        if self.method == "full" and (self.load_in_8bit or self.load_in_4bit):
+            msg = "method='full' trains every weight, and quantized weights cannot train: load a float base"
             raise ValueError(msg)
 
 
@@ -191,7 +194,15 @@ def load_base(cfg: FinetuneConfig, dtype=None):
     )
     if cfg.load_in_8bit:
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+    if cfg.load_in_4bit:
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            **NF4_CONFIG, bnb_4bit_compute_dtype=kwargs["dtype"]
+        )
     return AutoModelForCausalLM.from_pretrained(cfg.model_name, **kwargs)
+
+
+# QLoRA's base (Dettmers et al. 2023): 4-bit NormalFloat weights in blocks of 64, their absmax quantized again
+NF4_CONFIG = dict(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True)
 
 
 # ---------------------------------------------------------------------------- 2. prepare for k-bit training
@@ -543,6 +554,9 @@ def main(argv=None) -> int:
     parser.add_argument("--r", type=int, help="LoRA rank")
     parser.add_argument("--target-modules", nargs="+", help="module names to adapt, e.g. q_proj v_proj")
     parser.add_argument("--no-8bit", action="store_true", help="load the base in full precision")
+    parser.add_argument(
+        "--nf4", action="store_true", help="load the base in 4-bit NF4 (QLoRA) instead of 8-bit"
+    )
     parser.add_argument("--method", choices=METHODS, help="lora (the default), or full: train every weight")
     parser.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in output-dir"
@@ -561,8 +575,10 @@ def main(argv=None) -> int:
         }.items()
         if v is not None
     }
-    if args.no_8bit or args.method == "full":
+    if args.no_8bit or args.method == "full" or args.nf4:
         overrides["load_in_8bit"] = False
+    if args.nf4:
+        overrides["load_in_4bit"] = True
     if args.method:
         overrides["method"] = args.method
     cfg = dataclasses.replace(PROFILES[args.profile], **overrides)

@@ -73,6 +73,9 @@ RUNS: dict[str, tuple[str, dict]] = {
     "full": ("full", F.VARIANTS["full"]),  # the fine-tune chapter's full fine-tuning: 100 steps, fp32
     # learning against forgetting depends on the step size: the seed's adapter at smaller rates too
     **{f"qv-r16-lr{lr:.0e}": (f"q,v r=16, lr {lr:.0e}", dict(learning_rate=lr)) for lr in (1e-3, 3e-3)},
+    # the seed's adapter on quantized bases: LLM.int8() (the fine-tune chapter's) and QLoRA's NF4
+    "qv-r16-int8": ("q,v r=16, int8 base", dict(load_in_8bit=True)),
+    "qv-r16-nf4": ("q,v r=16, NF4 base", dict(load_in_4bit=True)),
 }
 
 RATES = {
@@ -80,6 +83,9 @@ RATES = {
     3e-3: "qv-r16-lr3e-03",
     F.STANDIN_LR: "qv-r16",
 }  # the seed's adapter, by rate
+
+QUANTIZED = ("qv-r16-int8", "qv-r16-nf4")  # the runs on an int8 or NF4 base; the others share the fp32 W₀
+FP32_RUNS = tuple(i for i in RUNS if i not in QUANTIZED)
 
 SCALING = {  # the scaling comparison's runs by rule and r; the seed's own run is the shared point at r = 16
     "α/r": {r: "qv-r16" if r == SEED_R else f"alpha32-r{r}" for r in SCALING_RANKS},
@@ -96,12 +102,17 @@ def config(run_id: str, output_dir: str = "outputs/learned") -> F.FinetuneConfig
     return dataclasses.replace(F.PROFILES["stand-in"], **changes)
 
 
+# Flags FinetuneConfig gained after runs were shipped. Off, they change nothing a run does, so they stay out
+# of the key while off: the runs made before them stay current.
+ADDED_OFF = ("load_in_4bit",)
+
+
 def run_key(run_id: str) -> str:
     """Hash of what makes the run: its configuration (where it is written aside) and the stand-in's recipe."""
     cfg = {
         k: v
         for k, v in dataclasses.asdict(config(run_id)).items()
-        if k not in ("model_name", "output_dir", "extra", "save_steps")
+        if k not in ("model_name", "output_dir", "extra", "save_steps") and not (k in ADDED_OFF and not v)
     }
     text = json.dumps(cfg, sort_keys=True, default=list) + standin.recipe_key(standin.RECIPE)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -209,12 +220,18 @@ def base_model():
 
 
 def load(run_id: str, base, path: Path = SHIPPED):
-    """The run's model on a copy of `base`: a peft model for LoRA, the plain model + ΔW for full."""
+    """The run's model on a copy of `base`: a peft model for LoRA, the plain model + ΔW for full. A run on a
+    quantized base gets a fresh base quantized the same way instead."""
     from peft import PeftModel
 
     folder = Path(path) / run_id
-    model = copy.deepcopy(base)
-    if info(run_id, path)["config"]["method"] == "full":
+    cfg = info(run_id, path)["config"]
+    if cfg.get("load_in_8bit") or cfg.get("load_in_4bit"):  # a quantized base, loaded as the run had it
+        with F.bars(False):
+            model = F.load_base(F.resolve(config(run_id), progress=False))
+    else:
+        model = copy.deepcopy(base)
+    if cfg["method"] == "full":
         from safetensors.torch import load_file
 
         delta = load_file(folder / "delta.safetensors")

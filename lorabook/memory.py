@@ -27,6 +27,8 @@ from torch import nn
 
 from . import cited
 from ._checks import check_int
+from .nf4 import BLOCK as NF4_BLOCK  # QLoRA's block sizes: 64 weights per absmax, 256 absmax per scale
+from .nf4 import BLOCK2 as NF4_BLOCK2
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8}
 
@@ -122,11 +124,13 @@ def _check_workload(batch: int, seq: int) -> tuple[int, int]:
 # ---------------------------------------------------------------------------- components
 
 
-def weights(groups: ParameterGroups, dtype: str, prepared_for_training: bool = False) -> Estimate:
+def weights(groups: ParameterGroups, dtype: str, prepared_for_training: bool = False,
+            double_quant: bool = False) -> Estimate:  # fmt: skip
     """The weights in `dtype`; for int8 and nf4, the scales and the float parts too.
 
     int8 (LLM.int8(), bitsandbytes): one byte per linear weight and one fp32 absmax per output row.
-    nf4 (QLoRA): half a byte per linear weight and one fp32 absmax per block of 64 (no double quantization).
+    nf4 (QLoRA): half a byte per linear weight and one fp32 absmax per block of 64; with double_quant, each
+    absmax in 8 bits and one fp32 scale per 256 of them (lorabook.nf4).
     prepared_for_training: prepare_model_for_kbit_training casts every non-quantized parameter to fp32.
     """
     if dtype not in ("int8", "nf4"):
@@ -135,14 +139,18 @@ def weights(groups: ParameterGroups, dtype: str, prepared_for_training: bool = F
     rest = {f"weights ({other}: embeddings, norms, biases)": groups.other * bytes_per(other)}
     if dtype == "nf4":
         blocks = math.ceil(groups.linear / NF4_BLOCK)
-        return Estimate({"weights (nf4 linear)": groups.linear // 2,
-                         "nf4 scales (fp32, one per 64)": blocks * bytes_per("fp32"), **rest})  # fmt: skip
+        if double_quant:
+            outer = math.ceil(blocks / NF4_BLOCK2) * bytes_per("fp32")
+            scales = {"nf4 scales (8-bit, one per 64)": blocks * bytes_per("int8"),
+                      "their scales (fp32, one per 256)": outer}  # fmt: skip
+        else:
+            scales = {"nf4 scales (fp32, one per 64)": blocks * bytes_per("fp32")}
+        return Estimate({"weights (nf4 linear)": groups.linear // 2, **scales, **rest})
     scales = groups.linear_rows * bytes_per("fp32")
     return Estimate({"weights (int8 linear)": groups.linear * bytes_per("int8"),
                      "int8 scales (fp32, one per row)": scales, **rest})  # fmt: skip
 
 
-NF4_BLOCK = 64  # QLoRA's block size for the weights' absmax
 ADAM8BIT_BLOCK = 256  # bitsandbytes' block size for 8-bit optimizer states
 
 
@@ -329,7 +337,7 @@ MODES = ("inference-fp32", "inference-fp16", "inference-int8", "inference-nf4", 
 def estimate(config, mode: str, batch: int = 1, seq: int = 512, *, r: int = 16,
              target_modules=("q_proj", "v_proj"), checkpointing: bool = False, rule: str = "zero",
              optimizer: str = "adamw", device: str = "cuda", activation_bytes: int | None = None,
-             reentrant: bool = True, groups=None) -> Estimate:  # fmt: skip
+             reentrant: bool = True, groups=None, double_quant: bool = False) -> Estimate:  # fmt: skip
     """Memory of one workload (see MODES): the weights, then for training the gradients, optimizer states and
     activations of one step of `batch` sequences of `seq` tokens; for inference, the KV cache of `seq` tokens.
 
@@ -356,7 +364,7 @@ def estimate(config, mode: str, batch: int = 1, seq: int = 512, *, r: int = 16,
         return states + activations(config, batch, seq, "full", **act)
     quantized = dtype in ("int8", "nf4")
     return (
-        weights(groups, dtype, prepared_for_training=quantized)
+        weights(groups, dtype, prepared_for_training=quantized, double_quant=double_quant)
         + lora_states(lora_parameter_count(config, r, target_modules), optimizer)
         + activations(config, batch, seq, "lora-int8" if dtype == "int8" else "lora",
                       target_modules=target_modules, r=r, **act)

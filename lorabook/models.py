@@ -15,6 +15,7 @@ OPT_CONFIGS = {
     "opt-1.3b": (2048, 24, 32, 8192),
     "opt-6.7b": (4096, 32, 32, 16384),
     "opt-13b": (5120, 40, 40, 20480),
+    "opt-66b": (9216, 64, 72, 36864),  # the 65B class of QLoRA's headline
 }
 OPT_VOCAB, OPT_POSITIONS = 50272, 2048
 

@@ -1,0 +1,125 @@
+"""NF4 and double quantization from their definitions (lorabook.nf4), checked against bitsandbytes on CPU."""
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+import torch
+
+from lorabook import finetune as F
+from lorabook import nf4 as N
+from lorabook.plots import nf4 as P
+from lorabook.plots.style import MIN_TEXT_PX, smallest_text_px
+
+
+def _x(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def test_nf4_code_is_bitsandbytes_table():
+    _, state = N.bnb_quantize(_x(4, 64))
+    np.testing.assert_allclose(N.nf4_code(), state.code.numpy(), rtol=0, atol=1e-6)  # float32 rounding
+
+
+def test_levels_sit_at_evenly_spaced_probabilities_on_each_side():
+    """The construction's equal-mass property: Φ(level · Φ⁻¹(δ)) steps evenly, by (δ − ½)/8 above zero
+    and by (δ − ½)/7 below, from δ at the extremes; zero is a level and the levels span [−1, 1]."""
+    code, phi = N.nf4_code(), NormalDist()
+    p = np.array([phi.cdf(q * phi.inv_cdf(N.OFFSET)) for q in code])
+    above, below = p[code > 0], 1 - p[code < 0]
+    step = N.OFFSET - 0.5
+    np.testing.assert_allclose(np.diff(above), step / 8, rtol=1e-9)
+    np.testing.assert_allclose(np.diff(below), -step / 7, rtol=1e-9)  # from δ at −1 down towards ½
+    assert above[-1] == pytest.approx(N.OFFSET) and below[0] == pytest.approx(N.OFFSET)
+    assert code.size == 16 and (code == 0).sum() == 1 and code[0] == -1 and code[-1] == 1
+    assert N.OFFSET == pytest.approx(0.5 * ((1 - 1 / 30) + (1 - 1 / 32)))
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (3, 100), (1000,)])
+def test_blockwise_codes_and_absmax_equal_bitsandbytes(shape):
+    x = _x(*shape, seed=3) * torch.linspace(0.1, 3, math.prod(shape)).reshape(shape)  # blocks of many scales
+    packed, state = N.bnb_quantize(x)
+    ours = N.quantize(x)
+    np.testing.assert_array_equal(N.pack(ours.indices[: x.numel()]), packed.numpy().reshape(-1))  # unpadded
+    np.testing.assert_array_equal(ours.absmax, state.absmax.numpy())
+    np.testing.assert_allclose(
+        ours.dequantize(), N.bnb_dequantize(packed, state).reshape(shape), rtol=1e-6, atol=1e-7
+    )
+    np.testing.assert_array_equal(N.unpack(N.pack(ours.indices)), ours.indices)
+
+
+def test_quantization_is_idempotent_and_exact_on_levels():
+    q = N.quantize(_x(8, 64, seed=4))
+    again = N.quantize(q.dequantize())
+    np.testing.assert_array_equal(again.indices, q.indices)
+    np.testing.assert_array_equal(again.absmax, q.absmax)
+
+
+def test_bits_per_parameter_match_bitsandbytes_tensors():
+    x = _x(256, 64 * 256, seed=5)  # whole blocks of both levels, so the count is exact
+    for dq, expected in ((False, 4.5), (True, 4 + 8 / 64 + 32 / (64 * 256))):
+        assert N.bits_per_parameter(dq) == pytest.approx(expected)
+        assert N.measured_bits_per_parameter(*N.bnb_quantize(x, double_quant=dq)) == pytest.approx(expected)
+
+
+def test_nf4_has_the_smallest_error_on_gaussian_weights():
+    x = _x(1 << 16, seed=6)
+    errors = {name: N.error(x, make()) for name, make in N.CODES.items()}
+    assert errors["NF4"] < min(errors["int4"], errors["FP4 (E2M1)"])
+    assert N.error(torch.zeros(64)) == 0.0
+
+
+def test_usage_sums_to_one_and_entropy_is_at_most_four_bits():
+    shares = N.usage(_x(1 << 14, seed=7))
+    assert shares.sum() == pytest.approx(1.0) and shares.size == 16
+    assert 0 < N.entropy_bits(shares) <= 4
+    assert N.entropy_bits(np.full(16, 1 / 16)) == pytest.approx(4.0)
+
+
+def test_codes_int4_and_fp4():
+    assert N.int4_code().size == 15 and N.fp4_code().size == 15  # ±0 is one level
+    assert set(np.round(N.fp4_code() * 6, 6)) >= {0.5, 1.5, 3.0, 6.0, -6.0}
+
+
+def test_requantized_merge_of_nothing_is_the_base():
+    w0 = torch.from_numpy(N.quantize(_x(64, 64, seed=8)).dequantize())
+    torch.testing.assert_close(N.requantize_merge(w0, torch.zeros_like(w0)), w0, rtol=0, atol=0)
+
+
+def test_inputs_are_checked():
+    with pytest.raises(ValueError, match="offset must be in"):
+        N.nf4_code(1.0)
+    with pytest.raises(ValueError, match="x must be a non-empty finite array"):
+        N.quantize(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="load_in_8bit and load_in_4bit are exclusive"):
+        F.FinetuneConfig(load_in_4bit=True).validate()
+
+
+def test_nf4_figures_are_legible():
+    codes = {name: make() for name, make in N.CODES.items()}
+    figs = [
+        P.levels(codes, 1.8),
+        P.errors({"Gaussian": {"NF4": 1.0, "int4": 1.4}}, np.full(16, 1 / 16)),
+        P.bases(
+            {"fp32": [3.0, 1.0], "NF4": [3.0, 0.9]}, {"fp32": 19.0, "NF4": 2.4}, {"fp32": 17, "NF4": 19}, 19
+        ),
+        P.memory({"OPT-6.7B": {"int8": 7.9, "NF4": 4.7}}, 48.0, "one GPU"),
+    ]
+    for fig in figs:
+        assert smallest_text_px(fig) >= MIN_TEXT_PX
+
+
+def test_cli_selects_a_4bit_base(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(
+        F, "run", lambda cfg, **kw: seen.setdefault("cfg", cfg) and (None, None, {"completion": ""})
+    )
+    F.main(["--nf4", "--max-steps", "1"])
+    assert seen["cfg"].load_in_4bit and not seen["cfg"].load_in_8bit
+
+
+def test_offset_is_the_one_qlora_types():
+    from lorabook import cited
+
+    assert N.OFFSET == pytest.approx(cited.QLORA_NF4_OFFSET.value, abs=1e-7)
