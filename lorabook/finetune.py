@@ -89,7 +89,8 @@ class FinetuneConfig:
         if self.load_in_8bit and self.load_in_4bit:
             raise ValueError("load_in_8bit and load_in_4bit are exclusive: choose one base, got both True")
         if self.method == "full" and (self.load_in_8bit or self.load_in_4bit):
-            msg = "method='full' trains every weight, and quantized weights cannot train: load a float base"
+            got = "load_in_8bit=True" if self.load_in_8bit else "load_in_4bit=True"
+            msg = f"method='full' trains every weight, and int8 or 4-bit weights cannot train: got {got}"
             raise ValueError(msg)
 
 

@@ -133,8 +133,10 @@ def test_full_fine_tuning_trains_every_weight_and_reloads(tiny, tmp_path):
 
 def test_full_fine_tuning_refuses_an_8_bit_base(tmp_path):
     cfg = dataclasses.replace(F.PROFILES["stand-in"], method="full", output_dir=str(tmp_path / "o"))
-    with pytest.raises(ValueError, match="int8 weights cannot train: load_in_8bit=False"):
+    with pytest.raises(ValueError, match="int8 or 4-bit weights cannot train: got load_in_8bit=True"):
         F.run(cfg)
+    with pytest.raises(ValueError, match="cannot train: got load_in_4bit=True"):
+        F.run(dataclasses.replace(cfg, load_in_8bit=False, load_in_4bit=True))
     with pytest.raises(ValueError, match=r"method must be one of \('lora', 'full'\), got 'qlora'"):
         F.run(dataclasses.replace(cfg, method="qlora"))
 
