@@ -198,6 +198,16 @@ def repacked_for_cpu(model) -> bool:
     )
 
 
+def merge(peft_model):
+    """peft's merge_and_unload, without its warning that merging into a 4-bit base rounds: the 4-bit chapter
+    measures how much. On a CPU, merge before the first forward pass (see `repacked_for_cpu`)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Merge lora module to 4-bit linear", UserWarning)
+        return peft_model.merge_and_unload()
+
+
 def requantize_merge(w0: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """Merging LoRA into a 4-bit base: W₀ + ΔW in float, quantized to NF4 again, and back to float."""
     merged = (w0.float() + delta.float()).numpy()
