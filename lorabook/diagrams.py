@@ -196,7 +196,20 @@ def lora_block():
     return fig
 
 
-DIAGRAMS = {"roadmap.svg": roadmap, "three_ways.svg": three_ways, "lora_block.svg": lora_block}
+@styled
+def favicon():
+    """The site's icon: W₀ beside the low-rank pair B, A (B tall and thin, A short and wide)."""
+    fig, ax = _canvas(0.64, 0.64, (0, 1), (0, 1))
+    ax.add_patch(FancyBboxPatch((0.04, 0.08), 0.5, 0.84, boxstyle="square,pad=0", fc=PALETTE["sky"], lw=0))
+    ax.add_patch(
+        FancyBboxPatch((0.62, 0.08), 0.12, 0.84, boxstyle="square,pad=0", fc=PALETTE["orange"], lw=0)
+    )
+    ax.add_patch(FancyBboxPatch((0.62, 0.80), 0.34, 0.12, boxstyle="square,pad=0", fc=PALETTE["red"], lw=0))
+    return fig
+
+
+DIAGRAMS = {"roadmap.svg": roadmap, "three_ways.svg": three_ways, "lora_block.svg": lora_block,
+            "favicon.svg": favicon}  # fmt: skip
 
 # ---------------------------------------------------------------------------- files
 

@@ -171,3 +171,16 @@ def test_cache_and_doctrees_are_emptied_when_library_or_pins_change(tmp_path, ed
     assert not any((build / name).exists() for name in _bookcache.STALE_WITH_LIBRARY)
     assert (build / "html").exists()  # the rest of the build is left alone
     assert _bookcache.refresh(build, root) is False  # and the new digest is remembered
+
+
+def test_the_sphinx_extension_drops_thebe_scripts_only():
+    from types import SimpleNamespace
+
+    from lorabook._sphinx import drop_thebe
+
+    scripts = [SimpleNamespace(filename=None, attributes={"body": 'const THEBE_JS_URL = "x"'}),
+               SimpleNamespace(filename="sphinx-thebe.js", attributes={}),
+               SimpleNamespace(filename="_static/mathjax/tex-chtml.js", attributes={})]  # fmt: skip
+    context = {"script_files": scripts}
+    drop_thebe(None, "p", "page.html", context, None)
+    assert [s.filename for s in context["script_files"]] == ["_static/mathjax/tex-chtml.js"]
