@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make book   create .venv from the pinned versions, then build the executed HTML book into _build/html
 #   make test   create .venv, lint, run the unit tests on the book's claims, then execute every chapter (book, -W)
-#               and check that no page shows stderr output
+#               and check that no page shows stderr output, then check every page in headless Chromium
 # Other targets: make unit (unit tests only), make lint (ruff), make figures (redraw figures/), make clean, make lock,
 # make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic),
 # make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 8 min).
@@ -16,7 +16,7 @@ STAMP  := $(VENV)/.installed
 PIP_OPTS ?=
 BOOK_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit lint chapters check-pages figures check-figures clean lock venv standin learned
+.PHONY: book test unit lint chapters check-pages browser-check figures check-figures clean lock venv standin learned
 
 venv: $(STAMP)
 
@@ -47,7 +47,15 @@ check-pages: chapters
 	@if grep -l 'class="output stderr' _build/html/chapters/*.html; then \
 		echo "the pages above show stderr output (progress bars, warnings or logs)"; exit 1; fi
 
-test: lint unit chapters check-pages
+# Every page in headless Chromium (lorabook.browsercheck): math typeset, images loaded with real alt text, no
+# console error, no stderr cell, no broken internal link or anchor; a full-page screenshot of each page goes to
+# _build/screenshots. Without a chromium it says so loudly and skips (.ci/run installs one with apt-get).
+browser-check: chapters
+	@if $(BIN)/python -c "import sys, lorabook.browsercheck as b; sys.exit(b.find_chromium() is None)"; then \
+		$(BIN)/python -m lorabook.browsercheck _build/html --shots _build/screenshots; \
+	else echo "*** browser check SKIPPED: no chromium on PATH (apt-get install chromium) ***"; fi
+
+test: lint unit chapters check-pages browser-check
 
 figures: $(STAMP)
 	$(BIN)/python -m lorabook.diagrams figures
