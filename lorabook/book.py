@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from .plots.style import check_legible
+
 
 def plain(value):
     """A numpy scalar as the Python int/float/bool it holds, so `{glue:text}` can format it; others unchanged.
@@ -24,4 +26,10 @@ def glue(**values) -> None:
     from myst_nb import glue as _glue  # imported here: the library works without the book's toolchain
 
     for key, value in values.items():
+        if _is_figure(value):
+            check_legible(value, key)  # every figure the book shows meets the legibility rule
         _glue(key, plain(value), display=False)
+
+
+def _is_figure(value) -> bool:
+    return type(value).__module__.startswith("matplotlib") and hasattr(value, "get_figwidth")

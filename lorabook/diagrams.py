@@ -23,8 +23,8 @@ BOOK_PLAN = [
     ("I. Foundations", ["Why fine-tune", "Matrix rank", "Truncated SVD"]),
     ("II. LoRA", ["The layer and\nits arithmetic", "Inference latency", "Modularity"]),
     ("III. GPU memory", ["Why fine-tuning\neats GPUs"]),
-    ("IV. Number\nformats", ["FP32, FP16, BF16", "int8 and LLM.int8()"]),
-    ("V. The 8-bit\nfine-tune", ["OPT-6.7B + LoRA\n(and a CPU stand-in)"]),
+    ("IV. Number\nformats", ["FP32, FP16, BF16", "int8 and\nLLM.int8()", "4-bit: NF4\nand QLoRA"]),
+    ("V. The 8-bit\nfine-tune", ["OPT-6.7B + LoRA\n(CPU stand-in)"]),
     ("VI. Inside\nthe update", ["What LoRA\nlearned"]),
 ]
 
@@ -70,16 +70,16 @@ def roadmap():
     w = (10.2 - gap * (len(BOOK_PLAN) - 1)) / len(BOOK_PLAN)
     for i, ((part, chapters), colour) in enumerate(zip(BOOK_PLAN, colours)):
         x = 0.1 + i * (w + gap)
-        _box(ax, x, 2.75, w, 0.5, part, face=colour, size=9, weight="bold")
+        _box(ax, x, 2.75, w, 0.5, part, face=colour, size=9.5, weight="bold")
         for j, chapter in enumerate(chapters):
-            _box(ax, x + 0.08, 2.05 - j * 0.72, w - 0.16, 0.56, chapter, face="white", edge=colour, size=8)
+            _box(ax, x + 0.08, 2.05 - j * 0.72, w - 0.16, 0.56, chapter, face="white", edge=colour, size=9.5)
         if i < len(BOOK_PLAN) - 1:
             _arrow(ax, (x + w + 0.02, 3.0), (x + w + gap - 0.02, 3.0))
     ax.text(
         0.1,
         0.05,
         "math first: rank → SVD → LoRA → memory → number formats → a real 8-bit fine-tune → what it learned",
-        fontsize=8,
+        fontsize=9.5,
         color=PALETTE["grey"],
     )
     return fig
@@ -106,20 +106,25 @@ def three_ways():
     # adapter: an extra bottleneck block in series after the frozen layer
     cx = column(3.5, "adapter (Houlsby)")
     _box(ax, cx - 0.8, 0.75, 1.6, 0.7, "W₀ (frozen)", face=frozen)
-    _box(ax, cx - 0.8, 2.0, 1.6, 0.85, "down → ReLU → up\n+ residual", face=trained, size=8)
+    _box(ax, cx - 0.8, 2.0, 1.6, 0.85, "down → ReLU → up\n+ residual", face=trained, size=9.5)
     _arrow(ax, (cx, 0.4), (cx, 0.73))
     _arrow(ax, (cx, 1.47), (cx, 1.98))
     _arrow(ax, (cx, 2.87), (cx, 3.3))
     ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
     ax.text(
-        cx + 0.9, 1.7, "in series:\none more step\nper layer", fontsize=7, color=PALETTE["red"], va="center"
+        cx + 0.9,
+        1.7,
+        "in series:\none more\nstep per\nlayer",
+        fontsize=9.5,
+        color=PALETTE["red"],
+        va="center",
     )
 
     # LoRA: a parallel low-rank path added to the frozen weight
     cx = column(7.0, "LoRA")
-    _box(ax, cx - 1.45, 1.2, 1.3, 1.0, "W₀\n(d×k, frozen)", face=frozen, size=8)
-    _box(ax, cx + 0.25, 0.8, 1.1, 0.55, "A (r×k)", face=trained, size=8)
-    _box(ax, cx + 0.25, 2.0, 1.1, 0.55, "B (d×r)", face=trained, size=8)
+    _box(ax, cx - 1.45, 1.2, 1.3, 1.0, "W₀\n(d×k, frozen)", face=frozen, size=9.5)
+    _box(ax, cx + 0.25, 0.8, 1.1, 0.55, "A (r×k)", face=trained, size=9.5)
+    _box(ax, cx + 0.25, 2.0, 1.1, 0.55, "B (d×r)", face=trained, size=9.5)
     _arrow(ax, (cx, 0.4), (cx - 0.8, 1.18))
     _arrow(ax, (cx, 0.4), (cx + 0.8, 0.78))
     _arrow(ax, (cx + 0.8, 1.37), (cx + 0.8, 1.98))
@@ -129,10 +134,10 @@ def three_ways():
     _arrow(ax, (cx, 3.08), (cx, 3.3))
     ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
     ax.text(
-        cx - 1.45,
-        0.7,
+        cx - 1.8,
+        0.6,
         "in parallel;\nmerge W₀ + B A\nafter training",
-        fontsize=7,
+        fontsize=9.5,
         color=PALETTE["green"],
         va="center",
     )

@@ -46,3 +46,26 @@ def test_plain_turns_numpy_scalars_into_python_numbers():
     assert type(plain(np.int64(5))) is int and type(plain(np.float32(0.5))) is float
     assert repr(plain(np.float64(0.25))) == "0.25"  # MyST-NB literal-evaluates this repr
     assert plain(True) is True and plain("text") == "text"
+
+
+def test_glue_refuses_a_figure_whose_text_the_book_would_show_under_9_px():
+    import matplotlib.pyplot as plt
+
+    from lorabook.book import glue
+
+    fig = plt.figure(figsize=(12, 2))
+    fig.text(0.0, 0.5, "tiny", fontsize=6)
+    fig.text(1.0, 0.5, "edge", fontsize=6, ha="right")
+    with pytest.raises(ValueError, match="tiny_fig's smallest text shows at"):
+        glue(tiny_fig=fig)
+    plt.close(fig)
+
+
+def test_diagrams_are_legible_at_the_book_width():
+    from lorabook import diagrams
+    from lorabook.plots.style import MIN_TEXT_PX, smallest_text_px
+
+    for name, draw in diagrams.DIAGRAMS.items():
+        fig = draw()
+        if any(t.get_text().strip() for t in fig.texts) or fig.axes and fig.axes[0].texts:
+            assert smallest_text_px(fig) >= MIN_TEXT_PX, name

@@ -55,6 +55,13 @@ def test_smallest_text_px_measures_points_at_the_content_width():
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(8, 2))
-    fig.text(0.5, 0.5, "x", fontsize=7.2)
-    assert smallest_text_px(fig) == pytest.approx(7.2 * 10 / 8)  # 7.2 pt at 8 in shown in 720 px: 9 px
+    fig.text(0.0, 0.5, "left edge", fontsize=7.2, ha="left")
+    fig.text(1.0, 0.5, "right edge", fontsize=7.2, ha="right")
+    # 7.2 pt in an image 8 in wide plus the 0.1 in that bbox_inches="tight" pads each side, shown 720 px wide
+    assert smallest_text_px(fig) == pytest.approx(7.2 / 72 * 720 / (8 + 2 * 0.1), rel=0.02)
+    wide = plt.figure(figsize=(8, 2))
+    wide.text(0.0, 0.5, "x", fontsize=7.2)
+    wide.text(1.5, 0.5, "text past the edge widens the saved image", fontsize=7.2)
+    assert smallest_text_px(wide) < 9 * 0.75  # so the whole image, and its text, shrinks in the column
     plt.close(fig)
+    plt.close(wide)

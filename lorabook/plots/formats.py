@@ -21,10 +21,10 @@ def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
 
     fmts = [get_format(f) for f in formats]
     width = max(f.bits for f in fmts)
-    fig, ax = plt.subplots(figsize=(9.6, 0.95 * len(fmts) + 0.5))
+    fig, ax = plt.subplots(figsize=(7.6, 1.2 * len(fmts) + 0.6))
     for row, f in enumerate(fmts):
         fields = encode(x, f)
-        y = -row * 1.6
+        y = -row * 2.4
         bits = format(fields.pattern, f"0{f.bits}b")
         kinds = ["sign"] + ["exponent"] * f.exponent_bits + ["mantissa"] * f.mantissa_bits
         for i, (bit, kind) in enumerate(zip(bits, kinds)):
@@ -32,19 +32,19 @@ def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
             ax.text(i + 0.46, y + 0.46, bit, ha="center", va="center", fontsize=8, color="black")
         ax.text(-0.6, y + 0.46, f.name, ha="right", va="center", fontsize=10, weight="bold")
         e = fields.exponent - f.bias
-        ax.text(
-            f.bits + 0.6,
-            y + 0.46,
+        ax.text(  # under the row: beside it, the line would make the figure too wide to read
+            0,
+            y - 0.45,
             f"exponent {fields.exponent} − {f.bias} = {e},  "
             f"mantissa 1 + {fields.mantissa}/2^{f.mantissa_bits}"
             f"  →  {fields.value:g}",
             va="center",
-            fontsize=8,
+            fontsize=9,
         )
     for kind, colour in FIELD_COLOURS.items():
         ax.bar(0, 0, color=colour, label=kind)
     ax.legend(loc="upper left", bbox_to_anchor=(0, -0.02), ncols=3, fontsize=8)
-    ax.set(xlim=(-4.5, width + 24), ylim=(-1.6 * (len(fmts) - 1) - 0.3, 1.2))
+    ax.set(xlim=(-4.5, width + 0.5), ylim=(-2.4 * (len(fmts) - 1) - 1.0, 1.2))
     ax.set_title(f"the bits of {x:g}", loc="left")
     ax.axis("off")
     return fig
@@ -56,7 +56,7 @@ def range_and_precision(formats=tuple(FORMATS)):
     import matplotlib.pyplot as plt
 
     fmts = [get_format(f) for f in formats]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.2, 0.55 * len(fmts) + 1.4), sharey=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 0.6 * len(fmts) + 1.6), sharey=True)
     ys = np.arange(len(fmts))[::-1]
     for y, f in zip(ys, fmts):
         lo, mid, hi = math.log10(f.min_subnormal), math.log10(f.min_normal), math.log10(f.max_finite)
@@ -83,7 +83,7 @@ def underflow(gradients, formats=("FP16", "BF16"), loss_scale: float = 1.0):
     import matplotlib.pyplot as plt
 
     mags = np.log10(np.abs(gradients[gradients != 0]))
-    fig, ax = plt.subplots(figsize=(7.2, 3.4))
+    fig, ax = plt.subplots(figsize=(7.2, 4.0))
     bins = np.linspace(mags.min() - 0.5, mags.max() + math.log10(loss_scale) + 0.5, 90)
     ax.hist(mags, bins=bins, color=PALETTE["grey"], alpha=0.6, label="gradients")
     if loss_scale != 1:
@@ -96,19 +96,16 @@ def underflow(gradients, formats=("FP16", "BF16"), loss_scale: float = 1.0):
         floor = math.log10(f.min_subnormal)
         if floor > bins[0]:
             ax.axvline(floor, color=colour, ls="--", label=f"{f.name} smallest subnormal")
-        else:  # far off the left edge: say where, rather than stretch the axis over empty decades
-            ax.plot(
-                [],
-                [],
-                ls="--",
-                color=colour,
-                label=f"{f.name} smallest subnormal: 10^{floor:.0f}, off the chart",
-            )
+        else:  # far off the left edge: say where in a note, rather than stretch the axis over empty decades
+            note = f"{f.name}'s smallest subnormal, 10^{floor:.0f}, is far left of the chart"
+            ax.annotate(note, (0.01, 0.97), xycoords="axes fraction", va="top", fontsize=8.5, color=colour)
         if math.log10(f.max_finite) < bins[-1]:
             ax.axvline(math.log10(f.max_finite), color=colour, ls=":", label=f"{f.name} largest finite")
     ax.set(xlabel="log10 |gradient|", ylabel="count", xlim=(bins[0], bins[-1]))
     ax.set_title("values left of a dashed line are stored as zero", loc="left")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(
+        fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2
+    )  # below: clear of the data
     return fig
 
 
@@ -145,18 +142,11 @@ def model_sizes(sizes: dict, gpu_bytes: float | None = None, gpu_label: str = ""
         bars = ax.bar(np.arange(len(models)) + (j - (len(fmts) - 1) / 2) * width, gb, width, label=f)
         for bar, v in zip(bars, gb):
             ax.annotate(
-                f"{v:,.1f}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom", fontsize=7
+                f"{v:,.1f}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom", fontsize=8
             )
     if gpu_bytes:
         ax.axhline(gpu_bytes / 1e9, color=PALETTE["grey"], ls="--", lw=1)
-        ax.text(
-            len(models) - 0.5,
-            gpu_bytes / 1e9 * 1.15,
-            gpu_label,
-            ha="right",
-            fontsize=8,
-            color=PALETTE["grey"],
-        )
+        ax.text(-0.45, gpu_bytes / 1e9 * 1.1, gpu_label, ha="left", fontsize=8.5, color=PALETTE["grey"])
     ax.set(xticks=range(len(models)), xticklabels=models, ylabel="weights (GB, log scale)", yscale="log")
     ax.set_title("weights alone, params × bytes per element", loc="left")
     ax.legend(fontsize=8, ncols=len(fmts))

@@ -74,26 +74,28 @@ def decomposition(X, W, result):
     panels = [
         [(X_O, "X_O (fp16)"), (W_O, "W_O (fp16)"), (np.asarray(result.out_fp16), "X_O·W_O")],
         [
-            (X * np.isin(np.arange(X.shape[1]), keep), "X_rest → int8, row scales s_x"),
-            (W * np.isin(np.arange(W.shape[0]), keep)[:, None], "W_rest → int8, column scales s_w"),
+            (X * np.isin(np.arange(X.shape[1]), keep), "X_rest → int8\nrow scales s_x"),
+            (W * np.isin(np.arange(W.shape[0]), keep)[:, None], "W_rest → int8\ncolumn scales s_w"),
             (np.asarray(result.out_int8), "(Xq·Wq)/(s_x⊗s_w)"),
         ],
     ]
-    fig, axes = plt.subplots(2, 4, figsize=(10.0, 4.6), gridspec_kw={"width_ratios": [1.2, 1, 1, 1]})
+    fig, axes = plt.subplots(2, 4, figsize=(7.6, 5.2), gridspec_kw={"width_ratios": [1.2, 1, 1, 1]})
     for r, row in enumerate(panels):
         for c, (M, title) in enumerate(row):
             ax = axes[r, c]
             scale = np.abs(M).max() or 1  # each panel on its own symmetric colour scale
-            ax.imshow(M, cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto", interpolation="nearest")
+            im = ax.imshow(M, cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto", interpolation="nearest")
+            fig.colorbar(im, ax=ax, location="bottom", shrink=0.9, pad=0.04).ax.tick_params(labelsize=8)
             ax.set_title(title, fontsize=9)
             ax.grid(False)
             ax.set_xticks([])
             ax.set_yticks([])
             if c < 2:
-                ax.text(1.08, 0.5, "×" if c == 0 else "=", transform=ax.transAxes, fontsize=16, va="center")
+                ax.text(1.04, 0.5, "×" if c == 0 else "=", transform=ax.transAxes, fontsize=14, va="center")
     out = np.asarray(result.out)
     ax = axes[0, 3]
-    ax.imshow(out, cmap="RdBu_r", vmin=-np.abs(out).max(), vmax=np.abs(out).max(), aspect="auto")
+    im = ax.imshow(out, cmap="RdBu_r", vmin=-np.abs(out).max(), vmax=np.abs(out).max(), aspect="auto")
+    fig.colorbar(im, ax=ax, location="bottom", shrink=0.9, pad=0.04).ax.tick_params(labelsize=8)
     ax.set_title("C = sum of the two", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -114,7 +116,7 @@ def error_curves(thresholds, err_threshold, magnitudes, err_by_method: dict, bas
     """Left: LLM.int8() error against the threshold α. Right: error against the outliers' size, per method."""
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.6, 3.4))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.4))
     ax1.loglog(thresholds, err_threshold, "o-", color=PALETTE["blue"], ms=3)
     ax1.axvline(6.0, color=PALETTE["grey"], ls="--", lw=1)
     ax1.text(6.4, max(err_threshold), "α = 6", fontsize=8, va="top")
@@ -127,7 +129,7 @@ def error_curves(thresholds, err_threshold, magnitudes, err_by_method: dict, bas
         ax2.semilogy(magnitudes, errs, marker + "-", ms=3, label=label)
     ax2.set(xlabel="outlier magnitude (× the other features)", ylabel="relative error")
     ax2.set_title("against the size of the outliers", loc="left")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 0.1))  # between LLM.int8() and fp16, left
     return fig
 
 

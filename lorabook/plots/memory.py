@@ -22,7 +22,7 @@ def _gpu_lines(ax, gpu_sizes: dict) -> None:
     """A dotted vertical line per GPU size, labelled above the axes (names alternate in height)."""
     for i, (name, size) in enumerate(gpu_sizes.items()):
         ax.axvline(size / 1e9, color=PALETTE["grey"], ls=":", lw=1)
-        ax.text(size / 1e9, 1.01 + 0.045 * (i % 2), name, transform=ax.get_xaxis_transform(), fontsize=7,
+        ax.text(size / 1e9, 1.01 + 0.055 * (i % 2), name, transform=ax.get_xaxis_transform(), fontsize=8,
                 ha="center", va="bottom", color=PALETTE["grey"])  # fmt: skip
 
 
@@ -32,8 +32,8 @@ def _finish_gb_bars(ax, labels, gpu_sizes: dict, xlabel: str, title: str) -> Non
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(title, loc="left", pad=26)  # room for the GPU labels above the axes
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, loc="left", pad=30)  # room for the GPU labels above the axes
 
 
 @styled
@@ -44,7 +44,7 @@ def stacked_bars(breakdowns: dict, peaks: dict, gpu_sizes: dict, title: str = ""
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9.6, 0.45 * len(breakdowns) + 1.6))
+    fig, ax = plt.subplots(figsize=(7.6, 0.5 * len(breakdowns) + 1.8))
     labels = list(breakdowns)[::-1]
     seen = set()
     for y, label in enumerate(labels):
@@ -71,7 +71,7 @@ def predicted_vs_measured(ratios: dict, tolerance: float = 0.1):
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.6, 3.2))
+    fig, ax = plt.subplots(figsize=(7.6, 4.2))
     components = list(next(iter(ratios.values())))
     markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
     worst = max(abs(r - 1) for by in ratios.values() for r in by.values())
@@ -85,7 +85,7 @@ def predicted_vs_measured(ratios: dict, tolerance: float = 0.1):
     ax.set_yticks(range(len(components)), components)
     ax.set_xlabel("predicted − measured, % of measured")
     ax.grid(axis="y", visible=False)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3)  # below: no wider image
     ax.set_title(f"the estimator against a profiled CPU step (tests allow ±{tolerance:.0%})", loc="left")
     return fig
 
@@ -119,7 +119,7 @@ def savings(before_after: dict, gpu_sizes: dict, title: str = ""):
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8.4, 0.5 * len(before_after) + 1.4))
+    fig, ax = plt.subplots(figsize=(7.6, 0.55 * len(before_after) + 1.6))
     labels = list(before_after)[::-1]
     for y, label in enumerate(labels):
         before, after = before_after[label]
@@ -128,5 +128,6 @@ def savings(before_after: dict, gpu_sizes: dict, title: str = ""):
         saved = f"−{(1 - after / before):.0%}"
         ax.annotate(saved, (before / 1e9, y), xytext=(4, 0), textcoords="offset points", va="center",
                     fontsize=8)  # fmt: skip
+    ax.set_xlim(0, max(b for b, _ in before_after.values()) / 1e9 * 1.12)  # room for the labels, inside
     _finish_gb_bars(ax, labels, gpu_sizes, "peak GB", title)
     return fig

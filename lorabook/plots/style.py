@@ -86,9 +86,28 @@ MIN_TEXT_PX = 9
 
 
 def smallest_text_px(fig, content_px: int = CONTENT_PX) -> float:
-    """The on-screen size (px) of the figure's smallest visible text when shown `content_px` wide."""
+    """The on-screen size (px) of the figure's smallest visible text when shown `content_px` wide.
+
+    Notebooks and the book save figures with bbox_inches="tight", so text outside the axes (a legend beside
+    them) widens the image, and the whole image is then shrunk to the column: the width that counts is the
+    larger of the figure's and its tight bounding box's.
+    """
+    import io
+
     from matplotlib.text import Text
 
-    fig.canvas.draw()  # tick labels exist only once drawn
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=72, bbox_inches="tight")  # as a notebook saves it, layout included
+    width = int.from_bytes(png.getvalue()[16:20], "big") / 72  # the PNG header's width, in inches
     sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-    return min(sizes) / 72 * content_px / fig.get_figwidth()
+    return min(sizes) / 72 * content_px / width
+
+
+def check_legible(fig, name: str = "figure") -> None:
+    """Raise if the figure's smallest text would show under MIN_TEXT_PX px at the book's width."""
+    px = smallest_text_px(fig)
+    if px < MIN_TEXT_PX:
+        raise ValueError(
+            f"{name}'s smallest text shows at {px:.1f} px in a {CONTENT_PX} px column; the book's rule is "
+            f">= {MIN_TEXT_PX} px: enlarge the text or narrow the figure (s pt, w inches wide: 10·s/w px)"
+        )

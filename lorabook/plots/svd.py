@@ -76,7 +76,13 @@ def image_reconstructions(image, ks):
     import matplotlib.pyplot as plt
 
     m, n = image.shape
-    fig, axes = plt.subplots(1, len(ks) + 1, figsize=(2.1 * (len(ks) + 1), 3.0))
+    panels = len(ks) + 1
+    cols = min(panels, 3)  # at most three across, so the labels stay legible at the book's width
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.6, 3.1 * rows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[panels:]:
+        ax.axis("off")
     norm = np.linalg.norm(image)
     for ax, k in zip(axes, list(ks) + [None]):
         shown = image if k is None else low_rank_approximation(image, k)
@@ -86,11 +92,11 @@ def image_reconstructions(image, ks):
         ax.grid(False)
         if k is None:
             ax.set_title(f"original\n{m}×{n}", fontsize=9)
-            ax.set_xlabel("error 0\nstorage 100%", fontsize=8)
+            ax.set_xlabel("error 0\nstorage 100%", fontsize=9)
         else:
             err = np.linalg.norm(image - shown) / norm
             ax.set_title(f"k = {k}", fontsize=9)
-            ax.set_xlabel(f"error {err:.1%}\nstorage {storage_ratio(m, n, k):.1%}", fontsize=8)
+            ax.set_xlabel(f"error {err:.1%}\nstorage {storage_ratio(m, n, k):.1%}", fontsize=9)
     return fig
 
 
