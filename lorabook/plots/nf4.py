@@ -10,6 +10,13 @@ from .style import PALETTE, label_bars, styled
 CODE_COLOURS = {"NF4": PALETTE["blue"], "int4": PALETTE["orange"], "FP4 (E2M1)": PALETTE["green"]}
 
 
+def _labelled_line(ax, y: float, text: str, colour: str, x: float) -> None:
+    """A dashed horizontal line at y, with its label just above it starting at x (data units)."""
+    ax.axhline(y, color=colour, ls="--", lw=1)
+    ax.annotate(text, (x, y), ha="left", va="bottom", fontsize=9, color=colour, xytext=(0, 2),
+                textcoords="offset points")  # fmt: skip
+
+
 @styled
 def levels(codes: dict[str, np.ndarray], scale: float):
     """Top: the normal density that NF4's levels are quantiles of, drawn in the levels' units (σ = 1/scale,
@@ -65,17 +72,7 @@ def errors(mse: dict[str, dict[str, float]], shares: np.ndarray):
     ax1.set_title("error, block-wise", loc="left")
     ax1.legend(fontsize=9, loc="upper left", ncols=2)
     ax2.bar(np.arange(1, shares.size + 1), shares, color=PALETTE["blue"])
-    ax2.axhline(1 / shares.size, color=PALETTE["grey"], ls="--", lw=1)
-    ax2.annotate(
-        f"equal share, 1/{shares.size}",
-        (0.5, 1 / shares.size),
-        ha="left",
-        va="bottom",
-        fontsize=9,
-        color=PALETTE["grey"],
-        xytext=(0, 2),
-        textcoords="offset points",
-    )
+    _labelled_line(ax2, 1 / shares.size, f"equal share, 1/{shares.size}", PALETTE["grey"], x=0.5)
     ax2.set_xticks([1, *range(4, shares.size + 1, 4)])
     ax2.set(xlabel="NF4 level, lowest to highest", ylabel="share of Gaussian weights")
     ax2.set_title("how often each level is used", loc="left")
@@ -98,16 +95,7 @@ def bases(
     ax1.set_title("the same LoRA on three bases", loc="left")
     ax1.legend(fontsize=9)
     bars = ax2.bar(list(weight_mb), list(weight_mb.values()), color=colours)
-    for bar, name in zip(bars, weight_mb):
-        ax2.annotate(
-            f"{matches[name]}/{n_quotes} quotes",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=9,
-            xytext=(0, 2),
-            textcoords="offset points",
-        )
+    label_bars(ax2, bars, texts=[f"{matches[name]}/{n_quotes} quotes" for name in weight_mb], fontsize=9)
     ax2.set(ylabel="linear weights, with scales (MB)", ylim=(0, max(weight_mb.values()) * 1.2))
     ax2.set_title("what the base weighs", loc="left")
     return fig
@@ -132,17 +120,7 @@ def memory(peaks: dict[str, dict[str, float]], gpu_gb: float, gpu_name: str):
             label=kind,
         )
         label_bars(ax, bars, "{:.1f}")
-    ax.axhline(gpu_gb, color=PALETTE["red"], ls="--", lw=1)
-    ax.annotate(
-        gpu_name,
-        (-0.45, gpu_gb),
-        ha="left",
-        va="bottom",
-        fontsize=9,
-        color=PALETTE["red"],
-        xytext=(0, 2),
-        textcoords="offset points",
-    )
+    _labelled_line(ax, gpu_gb, gpu_name, PALETTE["red"], x=-0.45)
     ax.set_xticks(np.arange(len(models)), labels=models)
     ax.set(ylabel="peak GB, one training step")
     ax.set_title("LoRA on a quantized base: estimated peak", loc="left")

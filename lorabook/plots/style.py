@@ -65,15 +65,15 @@ def styled(plot_fn):
     return wrapper
 
 
-def label_bars(ax, bars, fmt: str = "{:,.0f}") -> None:
-    """Write each bar's height above it."""
-    for bar in bars:
+def label_bars(ax, bars, fmt: str = "{:,.0f}", texts=None, fontsize: float = 8) -> None:
+    """Write each bar's height above it, or the matching entry of `texts`."""
+    for i, bar in enumerate(bars):
         ax.annotate(
-            fmt.format(bar.get_height()),
+            fmt.format(bar.get_height()) if texts is None else texts[i],
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
             va="bottom",
-            fontsize=8,
+            fontsize=fontsize,
             xytext=(0, 2),
             textcoords="offset points",
         )
