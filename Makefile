@@ -2,6 +2,7 @@
 #   make book   create .venv from the pinned versions, then build the executed HTML book into _build/html
 #   make test   create .venv, lint, run the unit tests on the book's claims, then execute every chapter (book, -W)
 #               and check that no page shows stderr output, then check every page in headless Chromium
+# make lab    open the chapters as notebooks in JupyterLab (jupytext); each glue cell shows its figures and values
 # Other targets: make unit (unit tests only), make lint (ruff), make figures (redraw figures/), make clean, make lock,
 # make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic),
 # make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 8 min).
@@ -16,7 +17,7 @@ STAMP  := $(VENV)/.installed
 PIP_OPTS ?=
 BOOK_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit lint chapters check-pages browser-check figures check-figures clean lock venv standin learned
+.PHONY: book test unit lint chapters check-pages check-notebooks browser-check lab figures check-figures clean lock venv standin learned
 
 venv: $(STAMP)
 
@@ -47,6 +48,12 @@ check-pages: chapters
 	@if grep -l 'class="output stderr' _build/html/chapters/*.html; then \
 		echo "the pages above show stderr output (progress bars, warnings or logs)"; exit 1; fi
 
+# What a reader running the chapters as notebooks sees, checked on the book's own execution of each chapter:
+# no error, every glued figure as an image and every glued value in a table; and the page shows none of that,
+# while it offers the chapter as a downloadable .ipynb (tests/after_build).
+check-notebooks: chapters
+	LORABOOK_BUILD_DIR=_build $(BIN)/python -m pytest -q -p no:cacheprovider tests/after_build
+
 # Every page in headless Chromium (lorabook.browsercheck): math typeset, images loaded with real alt text, no
 # console error, no stderr cell, no broken internal link or anchor; a full-page screenshot of each page goes to
 # _build/screenshots. Without a chromium it says so loudly and skips (.ci/run installs one with apt-get).
@@ -55,7 +62,16 @@ browser-check: chapters
 		$(BIN)/python -m lorabook.browsercheck _build/html --shots _build/screenshots; \
 	else echo "*** browser check SKIPPED: no chromium on PATH (apt-get install chromium) ***"; fi
 
-test: lint unit chapters check-pages browser-check
+test: lint unit chapters check-pages check-notebooks browser-check
+
+# JupyterLab with the chapters one click away: a click on chapters/*.md opens it as a notebook (jupytext's
+# viewer, set for this .venv only in its overrides.json), not as Markdown text. LAB_FLAGS="--no-browser" etc.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+lab: $(STAMP)
+	mkdir -p $(LAB_SETTINGS)
+	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers":' \
+		'{"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(LAB_SETTINGS)/overrides.json
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS) chapters/01_why_finetune.md
 
 figures: $(STAMP)
 	$(BIN)/python -m lorabook.diagrams figures

@@ -4,9 +4,16 @@ jupyter-book 1 always loads sphinx-thebe, and sphinx-thebe 0.3.1 adds its config
 read of the sources, so a page can carry it twice; the second copy throws "Identifier 'THEBE_JS_URL' has
 already been declared" in every reader's console. The book has no live-code buttons, so each page drops
 thebe's scripts altogether.
+
+The theme offers a page's `.ipynb` for download only when the source is one, or when a launch button is set.
+Each chapter is a MyST Markdown notebook, so `offer_notebook` writes the chapter as a notebook, with the
+outputs of the book's own execution (lorabook.notebooks), next to the page's sources, and adds it to the
+download menu.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def is_thebe(script) -> bool:
@@ -21,6 +28,23 @@ def drop_thebe(app, pagename, templatename, context, doctree) -> None:
         context["script_files"] = [s for s in context["script_files"] if not is_thebe(s)]
 
 
+def offer_notebook(app, pagename, templatename, context, doctree) -> None:
+    """Write `_sources/<page>.ipynb` for a chapter the book executed, and list it in the download menu."""
+    import nbformat
+
+    from . import notebooks
+
+    source = Path(app.env.doc2path(pagename))
+    if doctree is None or source.suffix != ".md" or not source.read_text().startswith("---\njupytext:"):
+        return  # a page of prose (intro, errata, bibliography), not a notebook
+    nb = notebooks.for_reader(notebooks.executed(source, app.env.mystnb_config.execution_cache_path))
+    target = Path(app.outdir, "_sources", pagename + ".ipynb")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    context["ipynb_source"] = pagename + ".ipynb"
+
+
 def setup(app):
     app.connect("html-page-context", drop_thebe, priority=900)
+    app.connect("html-page-context", offer_notebook, priority=500)  # before the theme's buttons (501)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
