@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The executed book. Cached outputs and parsed pages are dropped first if lorabook/ or the pins changed.
 book: $(STAMP) check-figures
-	$(BIN)/python -m lorabook._bookcache _build
+	$(BIN)/python -m lorabook.bookcache _build
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
 unit: $(STAMP)
@@ -74,7 +74,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS) chapters/01_why_finetune.md
 
 figures: $(STAMP)
-	$(BIN)/python -m lorabook.diagrams figures
+	$(BIN)/python -m lorabook.plots.diagrams figures
 
 # The stand-in's weights ship in lorabook/data/standin; this regenerates them from lorabook/pretrain.py and
 # lorabook/corpus.py (a test fails while the shipped report's recipe hash differs from today's code).
@@ -87,7 +87,7 @@ learned: $(STAMP)
 	$(BIN)/python -m lorabook.learned lorabook/data/learned
 
 check-figures: $(STAMP)
-	$(BIN)/python -m lorabook.diagrams --check figures
+	$(BIN)/python -m lorabook.plots.diagrams --check figures
 
 # Re-pin constraints.txt to what .venv holds (after a deliberate upgrade, and a full `make test`).
 lock: $(STAMP)

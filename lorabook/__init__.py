@@ -3,7 +3,7 @@
 - `lorabook.rank`: exact and numerical rank; what ΔW = B A costs to store.
 - `lorabook.svd`: truncated SVD and the Eckart–Young–Mirsky theorem.
 - `lorabook.plots`: the figure routines of the chapters, in one style.
-- `lorabook.diagrams`: the static diagrams in figures/, drawn by code.
+- `lorabook.plots.diagrams`: the static diagrams in figures/, drawn by code.
 """
 
 import logging as _logging

@@ -6,6 +6,7 @@ import numbers
 import zlib
 
 import numpy as np
+import torch
 
 
 def as_matrix(A, name: str = "A") -> np.ndarray:
@@ -56,3 +57,27 @@ def rng(seed: int, stream: str) -> np.random.Generator:
     """
     seed = check_int(seed, "seed", 0)
     return np.random.default_rng([seed, zlib.crc32(stream.encode())])
+
+
+def as_float_tensor(x, name: str) -> torch.Tensor:
+    """`x` as a non-empty, finite floating-point tensor (fp16, bf16, fp32 or fp64), or raise."""
+    t = torch.as_tensor(x)
+    if t.dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        raise TypeError(
+            f"{name} must be a floating-point tensor (fp16, bf16, fp32 or fp64), got dtype {t.dtype}"
+        )
+    if t.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
+    bad = ~torch.isfinite(t)
+    if bad.any():
+        idx = tuple(int(i) for i in torch.nonzero(bad)[0])
+        raise ValueError(f"{name} must be finite to quantize, got {t[idx].item()} at index {idx}")
+    return t.to(torch.float64)  # scales in float64: 127 / absmax stays finite even for a subnormal absmax
+
+
+def check_matmul_shapes(X: torch.Tensor, W: torch.Tensor) -> None:
+    """Refuse X @ W unless X is n×h and W is h×o."""
+    if X.ndim != 2 or W.ndim != 2 or X.shape[1] != W.shape[0]:
+        raise ValueError(
+            f"X @ W needs X (n×h) and W (h×o) with matching h, got X {tuple(X.shape)} and W {tuple(W.shape)}"
+        )

@@ -1,8 +1,8 @@
 """The same int8 computations done by bitsandbytes, so that ours can be checked against them.
 
-`Linear8bitLt(has_fp16_weights=False, threshold=6.0)` is the layer transformers puts in place of nn.Linear
-when a model is loaded with `BitsAndBytesConfig(load_in_8bit=True)`. Its weight is stored as int8 codes CB
-(o×h) with one fp32 absmax per output row, SCB, so W ≈ CB · SCB / 127.
+`Linear8bitLt(has_fp16_weights=False, threshold=OUTLIER_THRESHOLD)` is the layer transformers puts in place of
+nn.Linear when a model is loaded with `BitsAndBytesConfig(load_in_8bit=True)`. Its weight is stored as int8
+codes CB (o×h) with one fp32 absmax per output row, SCB, so W ≈ CB · SCB / 127.
 bitsandbytes 0.50 on CPU: in eval() the layer runs LLM.int8() (vector-wise int8 with outlier decomposition);
 in train() it dequantizes the weight and multiplies in float (`MatMul8bitFp`), i.e. weight-only int8.
 """
@@ -14,14 +14,15 @@ from pathlib import Path
 
 import torch
 
-from .quant import _as_float_tensor, _check_matmul_shapes
+from ._checks import as_float_tensor, check_matmul_shapes
+from .quant import OUTLIER_THRESHOLD
 
 
-def linear8bit(W, threshold: float = 6.0):
+def linear8bit(W, threshold: float = OUTLIER_THRESHOLD):
     """A bitsandbytes Linear8bitLt for x @ W with W (h×o), quantized from W in fp16 as transformers does."""
     import bitsandbytes as bnb
 
-    W = _as_float_tensor(W, "W")
+    W = as_float_tensor(W, "W")
     h, o = W.shape
     layer = bnb.nn.Linear8bitLt(h, o, bias=False, has_fp16_weights=False, threshold=threshold)
     layer.load_state_dict({"weight": W.T.contiguous().half()})
@@ -39,12 +40,14 @@ def dequantized_weight(layer) -> torch.Tensor:
     return (CB.float() * (row_scales(layer)[:, None] / 127)).T
 
 
-def bnb_matmul(X, W=None, threshold: float = 6.0, *, training: bool = False, layer=None) -> torch.Tensor:
+def bnb_matmul(
+    X, W=None, threshold: float = OUTLIER_THRESHOLD, *, training: bool = False, layer=None
+) -> torch.Tensor:
     """X @ W by bitsandbytes (fp16 in and out, returned as fp32), in eval (LLM.int8) or training mode."""
-    X = _as_float_tensor(X, "X")
+    X = as_float_tensor(X, "X")
     if layer is None:
-        W = _as_float_tensor(W, "W")
-        _check_matmul_shapes(X, W)
+        W = as_float_tensor(W, "W")
+        check_matmul_shapes(X, W)
         layer = linear8bit(W, threshold)
     layer.train(training)
     with torch.no_grad():

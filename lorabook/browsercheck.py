@@ -191,8 +191,14 @@ class Browser:
 
     async def viewport(self, height: int) -> None:
         """A desktop window WIDTH px wide and `height` px tall."""
-        await self.call("Emulation.setDeviceMetricsOverride", session=True, width=WIDTH, height=height,
-                        deviceScaleFactor=1, mobile=False)  # fmt: skip
+        await self.call(
+            "Emulation.setDeviceMetricsOverride",
+            session=True,
+            width=WIDTH,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     async def screenshot(self, path: Path, height: int) -> None:
         await self.viewport(min(height, MAX_SHOT))  # the whole page in one capture

@@ -69,5 +69,9 @@ HF_BYTES_PER_PARAM = Cited(18, "hf2023anatomy", "Anatomy of the model's memory",
 A100_MEMORY = Cited(80e9, "nvidia2020a100", "specifications", "A100 80GB memory, bytes")
 A100_PER_NODE = Cited(8, "nvidia2020a100", "DGX A100 / HGX A100", "A100s in one NVLink node")
 # Memory sizes of the GPUs a reader is likely to have, bytes (vendor data sheets; T4: Colab's free GPU)
-GPU_SIZES = {"16 GB (T4)": 16e9, "24 GB (RTX 4090, A10)": 24e9, "40 GB (A100)": 40e9,
-             "80 GB (A100, H100)": 80e9}  # fmt: skip
+GPU_SIZES = {
+    "16 GB (T4)": 16e9,
+    "24 GB (RTX 4090, A10)": 24e9,
+    "40 GB (A100)": 40e9,
+    "80 GB (A100, H100)": 80e9,
+}

@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,12 +30,10 @@ from torch import nn
 from . import standin
 from ._checks import check_int, check_positive
 from .lora import count_parameters
+from .seed import SEED
 
 # The completion the seed article shows for its prompt after the real OPT-6.7B fine-tune on english_quotes.
-SEED_PROMPT = "Two things are infinite:"
-SEED_COMPLETION = (
-    "Two things are infinite: the universe and human stupidity; and I'm not sure about the universe."
-)
+SEED_PROMPT, SEED_COMPLETION = SEED.prompt, SEED.completion
 
 
 @dataclass
@@ -43,34 +41,33 @@ class FinetuneConfig:
     """One fine-tune. The defaults are the seed's (the opt-6.7b profile); the stand-in changes a few."""
 
     profile: str = "opt-6.7b"
-    model_name: str = "facebook/opt-6.7b"  # the stand-in's is its cache directory
-    dataset: str = "Abirate/english_quotes"  # columns: quote, author, tags
-    load_in_8bit: bool = True  # BitsAndBytesConfig(load_in_8bit=True): LLM.int8() weights
+    model_name: str = SEED.model  # the stand-in's is its cache directory
+    dataset: str = SEED.dataset
+    load_in_8bit: bool = SEED.load_in_8bit  # BitsAndBytesConfig(load_in_8bit=True): LLM.int8() weights
     load_in_4bit: bool = False  # QLoRA's base instead: NF4 weights with double quantization (see NF4_CONFIG)
     method: str = "lora"  # "lora", or "full": every weight trains (a full-precision base; no adapter)
     # LoRA (the seed's LoraConfig)
-    r: int = 16  # rank of each update
-    lora_alpha: int = 32  # scaling alpha / r = 2
-    target_modules: tuple = ("q_proj", "v_proj")  # OPT's query and value projections
-    lora_dropout: float = 0.05
-    bias: str = "none"
+    r: int = SEED.r
+    lora_alpha: int = SEED.lora_alpha
+    target_modules: tuple = SEED.target_modules
+    lora_dropout: float = SEED.lora_dropout
+    bias: str = SEED.bias
     use_rslora: bool = False  # scale by alpha / sqrt(r) (rsLoRA, Kalajdzievski 2023) instead of alpha / r
     # Trainer (the seed's TrainingArguments)
-    per_device_train_batch_size: int = 4
-    gradient_accumulation_steps: int = 4  # 4 per device × 4 accumulated = 16 sequences per optimizer step
-    warmup_steps: int = 100
-    max_steps: int = 200
-    learning_rate: float = 2e-4
-    fp16: bool = True  # mixed precision; needs CUDA
+    per_device_train_batch_size: int = SEED.per_device_train_batch_size
+    gradient_accumulation_steps: int = SEED.gradient_accumulation_steps
+    warmup_steps: int = SEED.warmup_steps
+    max_steps: int = SEED.max_steps
+    learning_rate: float = SEED.learning_rate
+    fp16: bool = SEED.fp16  # mixed precision; needs CUDA
     gradient_checkpointing: bool = True  # prepare_model_for_kbit_training's default
     logging_steps: int = 1
     save_steps: int = 50  # a resumable checkpoint every 50 optimizer steps
     seed: int = 42
     output_dir: str = "outputs/opt-6.7b-lora"
-    prompt: str = SEED_PROMPT
+    prompt: str = SEED.prompt
     max_new_tokens: int = 32
     append_eos: bool = False  # the seed trains on the quotes alone, so its model never learns where one ends
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         """Refuse a bad configuration before anything is loaded."""
@@ -229,18 +226,25 @@ def prepare_manually(model, gradient_checkpointing: bool = True):
     return model
 
 
-def prepare(model, cfg: FinetuneConfig):
-    """peft's prepare_model_for_kbit_training (the maintained version of prepare_manually)."""
+def prepare(model, cfg: FinetuneConfig, reentrant: bool = True):
+    """peft's prepare_model_for_kbit_training (the maintained version of prepare_manually).
+
+    It checkpoints only a k-bit base; with cfg.gradient_checkpointing a full-precision base is checkpointed
+    here the same way, so that the flag means what it says on any base.
+    """
     from peft import prepare_model_for_kbit_training
 
     # Reentrant checkpointing, said explicitly (peft's default, which torch now wants spelled out): the
     # non-reentrant kind frees only autograd's saved tensors, and bitsandbytes keeps its matmul inputs on ctx,
-    # so on an 8-bit model it would keep 3h + f values per token and layer (see lorabook.memory).
-    return prepare_model_for_kbit_training(
-        model,
-        use_gradient_checkpointing=cfg.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": True},
+    # so on an 8-bit model it would keep 3h + f values per token and layer (see lorabook.saved).
+    kwargs = {"use_reentrant": reentrant}
+    model = prepare_model_for_kbit_training(
+        model, use_gradient_checkpointing=cfg.gradient_checkpointing, gradient_checkpointing_kwargs=kwargs
     )
+    if cfg.gradient_checkpointing and not model.is_activation_checkpointing:
+        model.enable_input_require_grads()
+        model.activation_checkpointing_enable(kwargs)
+    return model
 
 
 # ---------------------------------------------------------------------------- 3–4. LoRA, and the count
@@ -276,6 +280,12 @@ def apply_lora(model, cfg: FinetuneConfig):
     return get_peft_model(model, lora_config(cfg))
 
 
+def lora_model(base, cfg: FinetuneConfig, reentrant: bool = True):
+    """Steps 2–3 on a loaded base: prepared for k-bit training, then LoRA. The one builder of the book's LoRA
+    models: the fine-tune, the memory measurement (lorabook.profiling) and the GPU check use it."""
+    return apply_lora(prepare(base, cfg, reentrant), cfg)
+
+
 # ---------------------------------------------------------------------------- 5. the quotes
 
 
@@ -303,8 +313,10 @@ def tokenize(data, tokenizer, append_eos: bool = False):
     def encode(batch):
         enc = tokenizer(batch["quote"])
         if append_eos:
-            enc = {k: [ids + [tokenizer.eos_token_id if k == "input_ids" else 1] for ids in v]
-                   for k, v in enc.items()}  # fmt: skip
+            enc = {
+                k: [ids + [tokenizer.eos_token_id if k == "input_ids" else 1] for ids in v]
+                for k, v in enc.items()
+            }
         return enc
 
     return data.map(encode, batched=True, remove_columns=data.column_names, load_from_cache_file=False)
@@ -408,8 +420,9 @@ def generate(model, tokenizer, prompt: str, max_new_tokens: int = 32) -> str:
     model.eval()
     inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+        out = model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        )
     return tokenizer.decode(out[0], skip_special_tokens=True)
 
 
@@ -426,8 +439,14 @@ def exact_match(model, tokenizer, quotes: list[str]) -> tuple[float, list[dict]]
         prompt, target = " ".join(words[:k]), " " + " ".join(words[k:])
         n_new = len(tokenizer(target)["input_ids"]) + 2
         completion = generate(model, tokenizer, prompt, n_new)[len(prompt) :]
-        rows.append({"prompt": prompt, "target": target.strip(), "completion": completion.strip(),
-                     "match": completion.startswith(target)})  # fmt: skip
+        rows.append(
+            {
+                "prompt": prompt,
+                "target": target.strip(),
+                "completion": completion.strip(),
+                "match": completion.startswith(target),
+            }
+        )
     return sum(r["match"] for r in rows) / len(rows), rows
 
 
@@ -440,8 +459,10 @@ def bars(progress: bool):
     import datasets
     import transformers.utils.logging as tlog
 
-    switches = [(datasets.enable_progress_bars, datasets.disable_progress_bars),
-                (tlog.enable_progress_bar, tlog.disable_progress_bar)]  # fmt: skip
+    switches = [
+        (datasets.enable_progress_bars, datasets.disable_progress_bars),
+        (tlog.enable_progress_bar, tlog.disable_progress_bar),
+    ]
 
     def set_to(states):
         for on, (enable, disable) in zip(states, switches):
@@ -461,7 +482,7 @@ def trainable_model(cfg: FinetuneConfig):
         model = load_base(cfg)
         model.requires_grad_(True)
         return model
-    return apply_lora(prepare(load_base(cfg), cfg), cfg)
+    return lora_model(load_base(cfg), cfg)
 
 
 def run(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, progress: bool = True):
@@ -490,7 +511,7 @@ def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
     seconds = time.perf_counter() - start
     files = save_adapter(model, saved_dir(cfg))
     result = {
-        "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "extra"},
+        "config": dataclasses.asdict(cfg),
         "trainable": count_parameters(model),  # as peft counts, for an adapter or a whole model
         "train_seconds": seconds,
         "log_history": trainer.state.log_history,
@@ -512,12 +533,14 @@ def summary(model, tokenizer, quotes: list[str], result: dict | None = None) -> 
     if result is not None:
         losses = [h["loss"] for h in result["log_history"] if "loss" in h]
         saved = sum(v for k, v in result["adapter_files"].items() if k.endswith(".safetensors"))
-        row.update({
-            "final loss": losses[-1],
-            "trainable parameters": result["trainable"][0],
-            "saved weights (MB)": saved / 1e6,
-            "training seconds": result["train_seconds"],
-        })  # fmt: skip
+        row.update(
+            {
+                "final loss": losses[-1],
+                "trainable parameters": result["trainable"][0],
+                "saved weights (MB)": saved / 1e6,
+                "training seconds": result["train_seconds"],
+            }
+        )
     return {**row, "rows": rows}
 
 
@@ -526,8 +549,13 @@ def comparison(rows: dict[str, dict]):
     import pandas as pd
 
     table = pd.DataFrame({name: {k: v for k, v in row.items() if k != "rows"} for name, row in rows.items()})
-    formats = {"exact match": "{:.0f}", "final loss": "{:.3f}", "trainable parameters": "{:,.0f}",
-               "saved weights (MB)": "{:.2f}", "training seconds": "{:.0f}"}  # fmt: skip
+    formats = {
+        "exact match": "{:.0f}",
+        "final loss": "{:.3f}",
+        "trainable parameters": "{:,.0f}",
+        "saved weights (MB)": "{:.2f}",
+        "training seconds": "{:.0f}",
+    }
     return table.T.astype(float).style.format(formats, na_rep="–")
 
 
@@ -537,12 +565,14 @@ def completions(before: list[dict], after: list[dict], width: int = 20):
 
     import pandas as pd
 
-    return pd.DataFrame({
-        "prompt": [r["prompt"] for r in after],
-        "after": [r["completion"] for r in after],
-        "exact": ["✓" if r["match"] else "✗" for r in after],
-        "before": [textwrap.shorten(r["completion"], width, placeholder=" …") for r in before],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "prompt": [r["prompt"] for r in after],
+            "after": [r["completion"] for r in after],
+            "exact": ["✓" if r["match"] else "✗" for r in after],
+            "before": [textwrap.shorten(r["completion"], width, placeholder=" …") for r in before],
+        }
+    )
 
 
 def main(argv=None) -> int:

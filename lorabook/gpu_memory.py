@@ -1,6 +1,6 @@
 """The seed's 8-bit LoRA step, measured on a GPU: OPT-6.7B's shape with random weights (nothing downloaded),
-loaded in 8-bit by transformers + bitsandbytes, LoRA r = 16 on q_proj and v_proj, batch 4 × 512 tokens, fp16
-autocast as the seed's Trainer(fp16=True) runs it. Writes peak allocated memory and tokens/s, with the
+loaded in 8-bit by transformers + bitsandbytes, the seed's LoRA, batch and sequence length (lorabook.seed),
+fp16 autocast as the seed's Trainer(fp16=True) runs it. Writes peak allocated memory and tokens/s, with the
 estimator's prediction beside them and the provenance (GPU, versions, date), to a JSON file the memory chapter
 reads.
 
@@ -15,6 +15,7 @@ that quantizes to 8-bit, as the real fine-tune does.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -23,20 +24,20 @@ from pathlib import Path
 
 import torch
 
+from . import models
+from .seed import SEED
+
 RESULT = Path(__file__).parent / "data" / "opt-6.7b-gpu.json"
 RUNS = ((True, True), (True, False), (False, True))  # (checkpointing, reentrant)
-SIZES = {
-    "opt-6.7b": {},
-    "tiny": dict(hidden_size=64, num_attention_heads=4, ffn_dim=256, num_hidden_layers=2, vocab_size=512,
-                 max_position_embeddings=256, word_embed_proj_dim=64),
-}  # fmt: skip
+SIZES = {  # configs by name: OPT-6.7B, and the book's tiny OPT for a quick check of the script
+    "opt-6.7b": lambda: models.opt_config("opt-6.7b"),
+    "tiny": lambda: models.tiny_opt_config(ffn_dim=256, vocab_size=512, max_position_embeddings=256),
+}
 
 
 def load_8bit(config, device: str, seed: int = 0):
     """A random model of `config`, saved and loaded back with BitsAndBytesConfig(load_in_8bit=True)."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-
-    from . import models
 
     with tempfile.TemporaryDirectory() as tmp:
         with torch.device(device):  # initialise on the GPU: seconds, where the CPU takes minutes at 6.7B
@@ -44,30 +45,35 @@ def load_8bit(config, device: str, seed: int = 0):
         if device == "cuda":
             torch.cuda.empty_cache()
         return AutoModelForCausalLM.from_pretrained(
-            tmp, dtype=torch.float16, quantization_config=BitsAndBytesConfig(load_in_8bit=True),
+            tmp,
+            dtype=torch.float16,
+            quantization_config=BitsAndBytesConfig(load_in_8bit=True),
             device_map={"": 0 if device == "cuda" else "cpu"},
-        )  # fmt: skip
+        )
 
 
-def measure(config, batch: int = 4, seq: int = 512, steps: int = 5, checkpointing: bool = True,
-            reentrant: bool = True, seed: int = 0) -> dict:  # fmt: skip
+def measure(
+    config,
+    batch: int = SEED.per_device_train_batch_size,
+    seq: int = SEED.seq,
+    steps: int = 5,
+    checkpointing: bool = True,
+    reentrant: bool = True,
+    seed: int = 0,
+) -> dict:
     """Peak bytes allocated and tokens/s over `steps` training steps after one warm-up step."""
-    from peft import get_peft_model, prepare_model_for_kbit_training
-
-    from . import finetune, memory
+    from . import finetune, memory, profiling
     from ._checks import check_int
 
     check_int(steps, "steps", 1)
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
-    model = prepare_model_for_kbit_training(
-        load_8bit(config, device, seed),
-        use_gradient_checkpointing=checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": reentrant},
-    )
-    model = get_peft_model(model, finetune.lora_config(finetune.FinetuneConfig()))
+    cfg = dataclasses.replace(finetune.FinetuneConfig(), gradient_checkpointing=checkpointing)
+    model = finetune.lora_model(load_8bit(config, device, seed), cfg, reentrant=reentrant)
     model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4, fused=True)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate, fused=True
+    )
     scaler = torch.amp.GradScaler(device, enabled=cuda)
     gen = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, config.vocab_size, (batch, seq), generator=gen).to(device)
@@ -90,15 +96,26 @@ def measure(config, batch: int = 4, seq: int = 512, steps: int = 5, checkpointin
             step()
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated()
-    else:  # the CPU allocator keeps no peak: the profiler's memory events, as in memory.measure_step
-        resident = memory.model_bytes(model) + memory.tensor_bytes(memory.optimizer_states(optimizer))
+    else:  # the CPU allocator keeps no peak: the profiler's memory events, as in profiling.measure_step
+        resident = profiling.model_bytes(model) + profiling.tensor_bytes(
+            profiling.optimizer_states(optimizer)
+        )
         peak = 0
         for _ in range(steps):
-            peak = max(peak, resident + memory.profiled(step)[1][1])
+            peak = max(peak, resident + profiling.profiled(step)[1][1])
     seconds = time.perf_counter() - start
     on = dict(device="cuda") if cuda else dict(device="cpu", activation_bytes=4)  # fp32 activations on CPU
-    predicted = memory.estimate(config, "lora-int8", batch, seq, checkpointing=checkpointing,
-                                reentrant=reentrant, **on)  # fmt: skip
+    predicted = memory.estimate(
+        config,
+        "lora-int8",
+        batch,
+        seq,
+        r=cfg.r,
+        target_modules=cfg.target_modules,
+        checkpointing=checkpointing,
+        reentrant=reentrant,
+        **on,
+    )
     return {
         "batch": batch,
         "seq": seq,
@@ -130,15 +147,20 @@ def provenance() -> dict:
     }
 
 
-def run(size: str = "opt-6.7b", batch: int = 4, seq: int = 512, steps: int = 5, out: Path = RESULT) -> dict:
+def run(
+    size: str = "opt-6.7b",
+    batch: int = SEED.per_device_train_batch_size,
+    seq: int = SEED.seq,
+    steps: int = 5,
+    out: Path = RESULT,
+) -> dict:
     """Measure with reentrant, with non-reentrant and without checkpointing; write the JSON and return it."""
-    from . import models
-
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
-    config = models.opt_config("opt-6.7b", **SIZES[size])
+    config = SIZES[size]()
     result = {
-        "what": "8-bit OPT base + LoRA r=16 on q_proj, v_proj; fp16 autocast; fused AdamW; random weights",
+        "what": f"8-bit OPT base + LoRA r={SEED.r} on {', '.join(SEED.target_modules)}; fp16 autocast; "
+        "fused AdamW; random weights",
         "model": size,
         "provenance": provenance(),
         "runs": [measure(config, batch, seq, steps, ckpt, reentrant) for ckpt, reentrant in RUNS],
@@ -202,9 +224,11 @@ def main(argv=None) -> int:
     result = run(args.size, args.batch, args.seq, args.steps, args.out)
     for r in result["runs"]:
         mb, predicted = r["peak_allocated_bytes"] / 1e6, r["predicted_peak_bytes"] / 1e6
-        print(f"checkpointing={r['gradient_checkpointing']} reentrant={r['reentrant']}: "
-              f"peak {mb:,.1f} MB (predicted {predicted:,.1f}), "
-              f"{r['tokens_per_second']:,.0f} tokens/s")  # fmt: skip
+        print(
+            f"checkpointing={r['gradient_checkpointing']} reentrant={r['reentrant']}: "
+            f"peak {mb:,.1f} MB (predicted {predicted:,.1f}), "
+            f"{r['tokens_per_second']:,.0f} tokens/s"
+        )
     print(f"wrote {args.out}")
     return 0
 

@@ -16,8 +16,9 @@ import torch
 from ._checks import check_int
 
 
-def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int = 7, warmup: int = 1,
-                      threads: int = 1) -> dict[str, np.ndarray]:  # fmt: skip
+def interleaved_times(
+    fns: dict[str, Callable[[], object]], repeats: int = 7, warmup: int = 1, threads: int = 1
+) -> dict[str, np.ndarray]:
     """Seconds per call of each function, in rounds that call every function once, in a rotating order."""
     repeats, warmup = check_int(repeats, "repeats", 1), check_int(warmup, "warmup", 0)
     threads = check_int(threads, "threads", 1)
@@ -47,8 +48,13 @@ def ratios(times: dict[str, np.ndarray], base: str = "base") -> dict[str, dict[s
     out = {}
     for name, t in times.items():
         r = t / times[base]
-        out[name] = {"median": float(np.median(r)), "min": float(r.min()), "max": float(r.max()),
-                     "q1": float(np.quantile(r, 0.25)), "q3": float(np.quantile(r, 0.75))}  # fmt: skip
+        out[name] = {
+            "median": float(np.median(r)),
+            "min": float(r.min()),
+            "max": float(r.max()),
+            "q1": float(np.quantile(r, 0.25)),
+            "q3": float(np.quantile(r, 0.75)),
+        }
     return out
 
 

@@ -112,7 +112,7 @@ def run_key(run_id: str) -> str:
     cfg = {
         k: v
         for k, v in dataclasses.asdict(config(run_id)).items()
-        if k not in ("model_name", "output_dir", "extra", "save_steps") and not (k in ADDED_OFF and not v)
+        if k not in ("model_name", "output_dir", "save_steps") and not (k in ADDED_OFF and not v)
     }
     text = json.dumps(cfg, sort_keys=True, default=list) + standin.recipe_key(standin.RECIPE)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

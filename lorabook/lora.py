@@ -106,8 +106,13 @@ def matches(name: str, target_modules) -> bool:
     return any(name == t or name.endswith("." + t) for t in target_modules)
 
 
-def inject_lora(model: nn.Module, target_modules=("q_proj", "v_proj"), r: int = 8, alpha: float = 8.0,
-                dropout: float = 0.0) -> list[str]:  # fmt: skip
+def inject_lora(
+    model: nn.Module,
+    target_modules=("q_proj", "v_proj"),
+    r: int = 8,
+    alpha: float = 8.0,
+    dropout: float = 0.0,
+) -> list[str]:
     """Replace every nn.Linear whose name matches `target_modules` by a LoRALinear, and freeze the rest.
 
     Returns the names of the adapted layers. After this, only the A and B matrices require gradients.
@@ -149,7 +154,7 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
     An int8 weight of bitsandbytes counts one parameter per element, as peft counts it.
     """
-    return models.count_parameters(model, trainable_only=True), models.count_parameters(model)
+    return models.parameter_count(model, trainable_only=True), models.parameter_count(model)
 
 
 def trainable_summary(model: nn.Module) -> str:

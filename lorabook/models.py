@@ -9,15 +9,18 @@ from __future__ import annotations
 import torch
 
 OPT_CONFIGS = {
-    # name: (hidden_size, num_hidden_layers, num_attention_heads, ffn_dim); opt-350m is left out, its
-    # 512-wide embeddings with projections in and out make it the one OPT of another shape
+    # name: (hidden_size, num_hidden_layers, num_attention_heads, ffn_dim)
     "opt-125m": (768, 12, 12, 3072),
+    "opt-350m": (1024, 24, 16, 4096),  # the one OPT of another shape: see OPT_350M
     "opt-1.3b": (2048, 24, 32, 8192),
     "opt-6.7b": (4096, 32, 32, 16384),
     "opt-13b": (5120, 40, 40, 20480),
     "opt-66b": (9216, 64, 72, 36864),  # the 65B class of QLoRA's headline
 }
 OPT_VOCAB, OPT_POSITIONS = 50272, 2048
+# OPT-350m embeds in 512 dimensions and projects in and out of its 1024-wide layers, and it puts each
+# LayerNorm after its block (post-LN), so it has no final LayerNorm.
+OPT_350M = dict(word_embed_proj_dim=512, do_layer_norm_before=False)
 
 
 def opt_config(name: str = "opt-6.7b", **overrides):
@@ -36,8 +39,28 @@ def opt_config(name: str = "opt-6.7b", **overrides):
         max_position_embeddings=OPT_POSITIONS,
         word_embed_proj_dim=d,
     )
+    fields.update(OPT_350M if name == "opt-350m" else {})
     fields.update(overrides)
     return OPTConfig(**fields)
+
+
+# The book's one tiny OPT: the shape that the tests, the LoRA chapter's demonstrations and the GPU check's
+# quick size start from. Callers override only what they vary.
+TINY_OPT = dict(
+    hidden_size=64,
+    num_attention_heads=4,
+    ffn_dim=128,
+    num_hidden_layers=2,
+    vocab_size=100,
+    max_position_embeddings=64,
+)
+
+
+def tiny_opt_config(**overrides):
+    """The OPTConfig of TINY_OPT with `overrides`; the embedding width follows hidden_size unless given."""
+    fields = {**TINY_OPT, **overrides}
+    fields.setdefault("word_embed_proj_dim", fields["hidden_size"])
+    return opt_config("opt-125m", **fields)
 
 
 def bloom_config():
@@ -62,7 +85,7 @@ def meta_model(config):
     return model
 
 
-def count_parameters(model, trainable_only: bool = False) -> int:
+def parameter_count(model, trainable_only: bool = False) -> int:
     """Parameters of `model`, each shared tensor counted once (`model.parameters()` already deduplicates)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
@@ -70,14 +93,22 @@ def count_parameters(model, trainable_only: bool = False) -> int:
 def opt_parameter_formula(config) -> int:
     """OPT's parameter count in closed form, from the config alone (checked against the meta model).
 
-    embeddings V·d, learned positions (P + 2)·d (OPT offsets positions by 2), and per layer:
-    4 attention projections d·d + d, fc1 d·f + f, fc2 f·d + d, two LayerNorms 2·2d; then a final LayerNorm 2d.
+    With d the hidden size, e the embedding width (word_embed_proj_dim), f the FFN width, V the vocabulary and
+    P the positions:
+    - embeddings V·e, learned positions (P + 2)·d (OPT offsets positions by 2);
+    - when e ≠ d (OPT-350m), project_in e·d and project_out d·e, without biases;
+    - per layer: 4 attention projections d·d + d, fc1 d·f + f, fc2 f·d + d, two LayerNorms 2·2d;
+    - a final LayerNorm 2d, only in the pre-LayerNorm models (do_layer_norm_before; OPT-350m is post-LN).
     lm_head is tied to the embeddings, so it adds nothing.
     """
     d, f, L = config.hidden_size, config.ffn_dim, config.num_hidden_layers
-    V, P = config.vocab_size, config.max_position_embeddings
+    V, P, e = config.vocab_size, config.max_position_embeddings, config.word_embed_proj_dim
     per_layer = 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * 2 * d
-    return V * d + (P + 2) * d + L * per_layer + 2 * d
+    projections = 2 * e * d if e != d else 0
+    final_norm = (
+        2 * d if config.do_layer_norm_before and not getattr(config, "_remove_final_layer_norm", False) else 0
+    )
+    return V * e + (P + 2) * d + projections + L * per_layer + final_norm
 
 
 def random_model(config, seed: int = 0, dtype=torch.float32):

@@ -2,7 +2,7 @@
 
 The book executes each chapter once (MyST-NB, through jupyter-cache and nbclient) and keeps the executed
 code cells in its cache. `executed` puts those outputs back beside the chapter's Markdown cells, read with
-jupytext as JupyterLab reads them. The built site offers that notebook for download (lorabook._sphinx),
+jupytext as JupyterLab reads them. The built site offers that notebook for download (lorabook.sphinx_ext),
 less the glue records that only the book uses (`for_reader`). The test in tests/after_build checks, with
 `seen`, that a reader running a chapter sees every glued figure and every glued value.
 """

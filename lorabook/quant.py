@@ -7,8 +7,8 @@ Rounding moves each value by at most half a step, so |x - x̂| ≤ 1 / (2s).
 
 Vector-wise matmul (Dettmers et al. 2022, arXiv:2208.07339, §3.1): X (n×h) gets one scale per row, W (h×o) one
 per column, the int8 product is accumulated in int32, and C = (Xq Wq) / (s_x ⊗ s_w).
-LLM.int8() (§3.2) first takes out the feature columns of X that hold any |x| ≥ α (α = 6.0) and multiplies
-them, with the matching rows of W, in fp16: C = X_O W_O (fp16) + vector-wise int8 (X_rest W_rest).
+LLM.int8() (§3.2) first takes out the feature columns of X that hold any |x| ≥ α (α = OUTLIER_THRESHOLD) and
+multiplies them, with the matching rows of W, in fp16: C = X_O W_O (fp16) + vector-wise int8 (X_rest W_rest).
 """
 
 from __future__ import annotations
@@ -18,27 +18,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_int, check_nonnegative, check_positive, rng
+from . import cited
+from ._checks import as_float_tensor, check_int, check_matmul_shapes, check_nonnegative, check_positive, rng
+
+# LLM.int8()'s outlier threshold (Dettmers et al. 2022, §3.2), as bitsandbytes' Linear8bitLt defaults to it:
+# a feature dimension is an outlier when any |x| in it reaches this. Every default in the book reads it here.
+OUTLIER_THRESHOLD = cited.INT8_THRESHOLD.value
 
 GRANULARITIES = ("tensor", "row", "column")
 INT8_MAX = 127
 
 # ---------------------------------------------------------------------------- checks
-
-
-def _as_float_tensor(x, name: str) -> torch.Tensor:
-    t = torch.as_tensor(x)
-    if t.dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
-        raise TypeError(
-            f"{name} must be a floating-point tensor (fp16, bf16, fp32 or fp64), got dtype {t.dtype}"
-        )
-    if t.numel() == 0:
-        raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
-    bad = ~torch.isfinite(t)
-    if bad.any():
-        idx = tuple(int(i) for i in torch.nonzero(bad)[0])
-        raise ValueError(f"{name} must be finite to quantize, got {t[idx].item()} at index {idx}")
-    return t.to(torch.float64)  # scales in float64: 127 / absmax stays finite even for a subnormal absmax
 
 
 def _reduce_dims(t: torch.Tensor, granularity: str):
@@ -78,7 +68,7 @@ def absmax_quantize(x, granularity: str = "tensor") -> Quantized:
         x: a finite floating-point tensor.
         granularity: "tensor" (one scale), "row" (one per row) or "column" (one per column).
     """
-    t = _as_float_tensor(x, "x")
+    t = as_float_tensor(x, "x")
     absmax = t.abs().amax(dim=_reduce_dims(t, granularity), keepdim=True)
     scale = INT8_MAX / torch.where(absmax > 0, absmax, INT8_MAX)  # an all-zero group: s = 1, q = 0
     return Quantized(torch.round(t * scale).to(torch.int8), scale)
@@ -86,7 +76,7 @@ def absmax_quantize(x, granularity: str = "tensor") -> Quantized:
 
 def zeropoint_quantize(x, granularity: str = "tensor") -> Quantized:
     """Asymmetric int8: the range [min(x, 0), max(x, 0)] is stretched over all 256 codes -128..127."""
-    t = _as_float_tensor(x, "x")
+    t = as_float_tensor(x, "x")
     dims = _reduce_dims(t, granularity)
     # the range is widened to hold 0, so that zero (padding, ReLU outputs) is represented exactly
     lo, hi = t.amin(dim=dims, keepdim=True).clamp_max(0), t.amax(dim=dims, keepdim=True).clamp_min(0)
@@ -105,13 +95,6 @@ def quantization_error(x, quantized: Quantized) -> torch.Tensor:
 # ---------------------------------------------------------------------------- int8 matmul
 
 
-def _check_matmul_shapes(X: torch.Tensor, W: torch.Tensor) -> None:
-    if X.ndim != 2 or W.ndim != 2 or X.shape[1] != W.shape[0]:
-        raise ValueError(
-            f"X @ W needs X (n×h) and W (h×o) with matching h, got X {tuple(X.shape)} and W {tuple(W.shape)}"
-        )
-
-
 def int8_matmul(Xq: torch.Tensor, Wq: torch.Tensor) -> torch.Tensor:
     """Xq @ Wq for int8 inputs, accumulated exactly in int32.
 
@@ -120,7 +103,7 @@ def int8_matmul(Xq: torch.Tensor, Wq: torch.Tensor) -> torch.Tensor:
     for name, t in (("Xq", Xq), ("Wq", Wq)):
         if t.dtype != torch.int8:
             raise TypeError(f"{name} must be int8, got dtype {t.dtype}")
-    _check_matmul_shapes(Xq, Wq)
+    check_matmul_shapes(Xq, Wq)
     h = Xq.shape[1]
     if h * INT8_MAX**2 >= 2**31:
         raise ValueError(
@@ -133,8 +116,8 @@ def vectorwise_matmul(X, W, granularity: str = "vector") -> torch.Tensor:
     """X @ W in int8: C ≈ (Xq Wq) / (s_x ⊗ s_w), with vector-wise (rows of X, columns of W) or one scale."""
     if granularity not in ("vector", "tensor"):
         raise ValueError(f"granularity must be 'vector' or 'tensor', got {granularity!r}")
-    X, W = _as_float_tensor(X, "X"), _as_float_tensor(W, "W")
-    _check_matmul_shapes(X, W)
+    X, W = as_float_tensor(X, "X"), as_float_tensor(W, "W")
+    check_matmul_shapes(X, W)
     qx = absmax_quantize(X, "row" if granularity == "vector" else "tensor")  # s_x: (n, 1) or (1, 1)
     qw = absmax_quantize(W, "column" if granularity == "vector" else "tensor")  # s_w: (1, o) or (1, 1)
     return int8_matmul(qx.q, qw.q).to(torch.float64) / (qx.scale * qw.scale)  # outer product of the scales
@@ -161,39 +144,42 @@ class LLMInt8Result:
         return 1.0 - self.outlier_cols.numel() / self.h
 
 
-def outlier_columns(X, threshold: float = 6.0) -> torch.Tensor:
+def outlier_columns(X, threshold: float = OUTLIER_THRESHOLD) -> torch.Tensor:
     """Feature dimensions (columns of X) where any |x| ≥ threshold."""
-    X = _as_float_tensor(X, "X")
+    X = as_float_tensor(X, "X")
     threshold = check_nonnegative(threshold, "threshold")
     return torch.nonzero((X.abs() >= threshold).any(dim=0)).flatten()
 
 
-def _absmax_float32(t: torch.Tensor, absmax: torch.Tensor) -> Quantized:
+def absmax_float32(t: torch.Tensor, absmax: torch.Tensor) -> Quantized:
     """round(t · 127/absmax) computed in float32, as bitsandbytes' int8_vectorwise_quant does."""
     scale = INT8_MAX / torch.where(absmax > 0, absmax, INT8_MAX).float()
     return Quantized(torch.round(t.float() * scale).to(torch.int8), scale.double())
 
 
-def llm_int8_matmul(X, W, threshold: float = 6.0, *, bitsandbytes_layout: bool = False) -> LLMInt8Result:
+def llm_int8_matmul(
+    X, W, threshold: float = OUTLIER_THRESHOLD, *, bitsandbytes_layout: bool = False
+) -> LLMInt8Result:
     """X @ W by LLM.int8(): outlier feature dimensions in fp16, the rest in vector-wise int8.
 
     Args:
         X: activations, n×h (tokens × features).
         W: weights, h×o (the transpose of nn.Linear's weight).
-        threshold: α; a feature dimension is an outlier if any |x| in it reaches α (the paper uses 6.0).
+        threshold: α; a feature dimension is an outlier if any |x| in it reaches α
+            (the paper and bitsandbytes use OUTLIER_THRESHOLD).
         bitsandbytes_layout: do what bitsandbytes 0.50 does for an inference layer (has_fp16_weights=False):
             W is kept only as int8, so the outlier rows are dequantized int8, not fp16; and each row's absmax
             is taken after zeroing only the outlier *values*, so small entries of outlier columns still count.
     """
-    X, W = _as_float_tensor(X, "X"), _as_float_tensor(W, "W")
-    _check_matmul_shapes(X, W)
+    X, W = as_float_tensor(X, "X"), as_float_tensor(W, "W")
+    check_matmul_shapes(X, W)
     cols = outlier_columns(X, threshold)
     keep = torch.ones(X.shape[1], dtype=torch.bool)
     keep[cols] = False
     if bitsandbytes_layout:  # bitsandbytes scales in float32; so do we here, or near-ties round differently
-        qw = _absmax_float32(W, W.abs().amax(dim=0, keepdim=True))
+        qw = absmax_float32(W, W.abs().amax(dim=0, keepdim=True))
         W = qw.dequantize()  # the fp16 weights are gone; only the int8 codes and s_w are stored
-        qx = _absmax_float32(
+        qx = absmax_float32(
             X * keep, torch.where(X.abs() >= threshold, 0.0, X).abs().amax(dim=1, keepdim=True)
         )
     else:

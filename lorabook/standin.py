@@ -71,8 +71,13 @@ def make(dest: Path, recipe: Recipe = RECIPE, progress: bool = True) -> Path:
     key = recipe_key(recipe)
     state_file = dest.parent / f".{dest.name}-{key}.partial.pt"
     model, tokenizer, rep = pretrain.pretrain(recipe, progress=progress, state_file=state_file)
-    rep.update(recipe_key=key, corpus_digest=corpus_digest(), python=sys.version.split()[0],
-               torch=torch.__version__, dtype="float16")  # fmt: skip
+    rep.update(
+        recipe_key=key,
+        corpus_digest=corpus_digest(),
+        python=sys.version.split()[0],
+        torch=torch.__version__,
+        dtype="float16",
+    )
     tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
     model.to(torch.float16).save_pretrained(tmp)  # safetensors; loaded back in fp32 on a CPU
     tokenizer.save_pretrained(tmp)
@@ -216,8 +221,10 @@ def main(argv=None) -> int:
         return 0 if ok else 1
     path = make(Path(args.dest))
     rep = report(path)
-    print(f"{path}: held-out loss {rep['heldout_loss']:.3f} (uniform {rep['uniform_loss']:.3f}), "
-          f"{rep['parameters']:,} parameters, {rep['seconds']:.0f} s")  # fmt: skip
+    print(
+        f"{path}: held-out loss {rep['heldout_loss']:.3f} (uniform {rep['uniform_loss']:.3f}), "
+        f"{rep['parameters']:,} parameters, {rep['seconds']:.0f} s"
+    )
     return 0
 
 

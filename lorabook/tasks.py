@@ -28,8 +28,15 @@ def next_token_accuracy(model, ids: torch.Tensor) -> float:
     return float((logits.argmax(-1) == ids[:, 1:]).float().mean())
 
 
-def train_lm(model, ids: torch.Tensor, steps: int, lr: float = 1e-2, batch: int = 16, seed: int = 0,
-             desc: str = "training") -> list[float]:  # fmt: skip
+def train_lm(
+    model,
+    ids: torch.Tensor,
+    steps: int,
+    lr: float = 1e-2,
+    batch: int = 16,
+    seed: int = 0,
+    desc: str = "training",
+) -> list[float]:
     """AdamW on the causal-LM loss of random batches of `ids`; only parameters with requires_grad move."""
     steps, batch = check_int(steps, "steps", 1), check_int(batch, "batch", 1)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -10,7 +10,8 @@ import jupytext
 import pytest
 import yaml
 
-from lorabook import _bookcache, diagrams
+from lorabook import bookcache
+from lorabook.plots import diagrams
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
@@ -118,11 +119,21 @@ def test_toc_lists_exactly_the_chapters_that_exist():
     assert {f"chapters/{p.stem}" for p in CHAPTERS} <= listed
 
 
+def test_the_roadmap_figure_draws_the_parts_and_chapters_of_the_toc():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    parts = [(p["caption"], [c["file"] for c in p["chapters"]]) for p in toc["parts"] if p.get("numbered")]
+    drawn = [
+        (re.sub(r"^[IVX]+\. ", "", caption).replace("\n", " "), [f"chapters/{stem}" for stem in chapters])
+        for caption, chapters in diagrams.BOOK_PLAN
+    ]
+    assert drawn == parts
+
+
 # ---------------------------------------------------------------------------- figures/
 
 
 def test_diagrams_in_figures_are_what_the_code_draws():
-    assert diagrams.stale(ROOT / "figures") == [], "run: python -m lorabook.diagrams"
+    assert diagrams.stale(ROOT / "figures") == [], "run: python -m lorabook.plots.diagrams"
 
 
 def test_diagrams_are_reproducible_byte_for_byte():
@@ -146,8 +157,8 @@ def make_tree(tmp_path):
 def filled_build(root):
     """A build folder as a finished build leaves it, for the library now in `root`."""
     build = root / "_build"
-    _bookcache.refresh(build, root)
-    for name in _bookcache.STALE_WITH_LIBRARY:
+    bookcache.refresh(build, root)
+    for name in bookcache.STALE_WITH_LIBRARY:
         (build / name).mkdir(parents=True)
         (build / name / "outputs").write_text("computed by this library")
     (build / "html").mkdir()
@@ -157,8 +168,8 @@ def filled_build(root):
 def test_build_is_kept_while_the_library_is_unchanged(tmp_path):
     root = make_tree(tmp_path)
     build = filled_build(root)
-    assert _bookcache.refresh(build, root) is False
-    assert all((build / name / "outputs").exists() for name in _bookcache.STALE_WITH_LIBRARY)
+    assert bookcache.refresh(build, root) is False
+    assert all((build / name / "outputs").exists() for name in bookcache.STALE_WITH_LIBRARY)
 
 
 @pytest.mark.parametrize("edit", ["lorabook/svd.py", "lorabook/new_module.py", "constraints.txt"])
@@ -166,21 +177,23 @@ def test_cache_and_doctrees_are_emptied_when_library_or_pins_change(tmp_path, ed
     root = make_tree(tmp_path)
     build = filled_build(root)
     (root / edit).write_text("changed\n")
-    assert _bookcache.refresh(build, root) is True
+    assert bookcache.refresh(build, root) is True
     # both must go: the cache holds executed outputs, and Sphinx re-reads only pages whose doctree is gone
-    assert not any((build / name).exists() for name in _bookcache.STALE_WITH_LIBRARY)
+    assert not any((build / name).exists() for name in bookcache.STALE_WITH_LIBRARY)
     assert (build / "html").exists()  # the rest of the build is left alone
-    assert _bookcache.refresh(build, root) is False  # and the new digest is remembered
+    assert bookcache.refresh(build, root) is False  # and the new digest is remembered
 
 
 def test_the_sphinx_extension_drops_thebe_scripts_only():
     from types import SimpleNamespace
 
-    from lorabook._sphinx import drop_thebe
+    from lorabook.sphinx_ext import drop_thebe
 
-    scripts = [SimpleNamespace(filename=None, attributes={"body": 'const THEBE_JS_URL = "x"'}),
-               SimpleNamespace(filename="sphinx-thebe.js", attributes={}),
-               SimpleNamespace(filename="_static/mathjax/tex-chtml.js", attributes={})]  # fmt: skip
+    scripts = [
+        SimpleNamespace(filename=None, attributes={"body": 'const THEBE_JS_URL = "x"'}),
+        SimpleNamespace(filename="sphinx-thebe.js", attributes={}),
+        SimpleNamespace(filename="_static/mathjax/tex-chtml.js", attributes={}),
+    ]
     context = {"script_files": scripts}
     drop_thebe(None, "p", "page.html", context, None)
     assert [s.filename for s in context["script_files"]] == ["_static/mathjax/tex-chtml.js"]

@@ -20,8 +20,18 @@ from lorabook import standin as S
 
 ROOT = Path(__file__).resolve().parents[1]
 # A stand-in small enough to pretrain in seconds: same code path as the book's, smaller numbers.
-TINY = S.Recipe(vocab_size=320, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, ffn_dim=128,
-                max_position_embeddings=128, seq_len=64, batch_size=8, steps=25, warmup_steps=3)  # fmt: skip
+TINY = S.Recipe(
+    vocab_size=320,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    ffn_dim=128,
+    max_position_embeddings=128,
+    seq_len=64,
+    batch_size=8,
+    steps=25,
+    warmup_steps=3,
+)
 
 
 @pytest.fixture(scope="session")
@@ -304,8 +314,12 @@ def test_a_killed_run_resumes_to_the_same_adapter(tiny, cache, tmp_path):
     subprocess.run(cli(*common, "--output-dir", str(straight)), env=env, check=True, capture_output=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(cli(*common, "--output-dir", str(killed)), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        cli(*common, "--output-dir", str(killed)),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while not (killed / "checkpoint-8" / "trainer_state.json").exists():
         assert proc.poll() is None, "the run finished before it could be killed"
@@ -334,11 +348,32 @@ def launch(tiny, cache, out, *flags, steps=4):
     with socket.socket() as sock:  # a free port for the rendezvous: the default one may still be in TIME_WAIT
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", *flags, "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", str(port),
-           "-m", "lorabook.finetune", "--profile", "stand-in", "--model", str(tiny),
-           "--max-steps", str(steps), "--output-dir", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *flags,
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(port),
+        "-m",
+        "lorabook.finetune",
+        "--profile",
+        "stand-in",
+        "--model",
+        str(tiny),
+        "--max-steps",
+        str(steps),
+        "--output-dir",
+        str(out),
+    ]
     done = subprocess.run(cmd, env=cli_env(cache), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "result.json").read_text())

@@ -22,10 +22,8 @@ class OneLinear(nn.Module):
 
 
 def tiny_opt(seed=0, **overrides):
-    fields = dict(hidden_size=32, num_attention_heads=4, ffn_dim=64, num_hidden_layers=2, vocab_size=50)
-    fields.update(max_position_embeddings=64, word_embed_proj_dim=32)
-    fields.update(overrides)
-    return models.random_model(models.opt_config("opt-125m", **fields), seed=seed).eval()
+    config = models.tiny_opt_config(**{"hidden_size": 32, "ffn_dim": 64, "vocab_size": 50, **overrides})
+    return models.random_model(config, seed=seed).eval()
 
 
 # ---------------------------------------------------------------------------- ours ≡ peft

@@ -5,14 +5,11 @@ import pytest
 import torch
 from transformers import BloomConfig
 
+from lorabook import budget, models, profiling, sizes
 from lorabook import memory as M
-from lorabook import models
-
-TINY = dict(hidden_size=64, num_attention_heads=4, ffn_dim=128, num_hidden_layers=2, vocab_size=100,
-            max_position_embeddings=64, word_embed_proj_dim=64)  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["opt-125m", "opt-6.7b"])
+@pytest.mark.parametrize("name", sorted(models.OPT_CONFIGS))
 def test_parameter_groups_are_exact_counts_of_the_config(name):
     config = models.opt_config(name)
     g = M.parameter_groups(config)
@@ -22,8 +19,18 @@ def test_parameter_groups_are_exact_counts_of_the_config(name):
     assert g.linear_rows == L * (4 * d + f + d)
 
 
+def test_the_formula_counts_opt_350m_with_its_narrow_embeddings_and_no_final_layernorm():
+    """OPT-350m embeds in 512 dimensions, projects in and out of 1,024, and is post-LN: 331,196,416 parameters
+    in its hub checkpoint, where counting it like the others would give 355,889,152."""
+    config = models.opt_config("opt-350m")
+    assert (config.word_embed_proj_dim, config.hidden_size, config.do_layer_norm_before) == (512, 1024, False)
+    assert models.opt_parameter_formula(config) == 331_196_416
+    model = models.meta_model(config)
+    assert model.model.decoder.final_layer_norm is None and model.model.decoder.project_in is not None
+
+
 def test_bytes_per_element_come_from_torch():
-    for name, dtype in M.DTYPES.items():
+    for name, dtype in sizes.DTYPES.items():
         assert M.bytes_per(name) == torch.empty(0, dtype=dtype).element_size()
 
 
@@ -41,7 +48,7 @@ def test_int8_weights_are_one_byte_plus_a_scale_per_row_plus_the_float_rest():
 
 
 def test_components_scale_as_they_should():
-    config = models.opt_config("opt-125m", **TINY)
+    config = models.tiny_opt_config()
     act = lambda b, s, c=False: M.activations(config, b, s, checkpointing=c).of_kind("activations")  # noqa: E731
     assert act(4, 32) == 4 * act(1, 32)  # linear in batch
     assert act(2, 64, True) < act(2, 64)  # checkpointing keeps less
@@ -62,7 +69,7 @@ def test_peak_is_resident_plus_the_larger_of_backward_start_and_end():
 
 
 def test_measured_bytes_of_a_full_fp32_step_equal_the_prediction():
-    config = models.opt_config("opt-125m", **TINY)
+    config = models.tiny_opt_config()
     model = models.random_model(config)
     opt = torch.optim.Adam(model.parameters())
     ids = torch.randint(0, 100, (2, 16))
@@ -72,7 +79,7 @@ def test_measured_bytes_of_a_full_fp32_step_equal_the_prediction():
     measured = {
         "weights (fp32)": tensor_bytes(model.parameters()),
         "gradients (fp32)": tensor_bytes(p.grad for p in model.parameters()),
-        "Adam m, v (fp32)": tensor_bytes(M.optimizer_states(opt)),
+        "Adam m, v (fp32)": tensor_bytes(profiling.optimizer_states(opt)),
     }
     assert measured == M.full_finetune(M.parameter_groups(config), "fp32").components
 
@@ -80,7 +87,7 @@ def test_measured_bytes_of_a_full_fp32_step_equal_the_prediction():
 def test_measured_bytes_of_an_8_bit_base_equal_the_prediction(tmp_path):
     from lorabook import bnb
 
-    config = models.opt_config("opt-125m", **TINY)
+    config = models.tiny_opt_config()
     loaded = bnb.load_in_dtypes(models.random_model(config), ("int8",))["int8"]
     linear = bnb.linear_weight_bytes(loaded)
     predicted = M.weights(M.parameter_groups(config), "int8").components
@@ -89,7 +96,7 @@ def test_measured_bytes_of_an_8_bit_base_equal_the_prediction(tmp_path):
 
 
 def test_bad_input_is_refused_with_the_allowed_values():
-    config = models.opt_config("opt-125m", **TINY)
+    config = models.tiny_opt_config()
     with pytest.raises(
         ValueError, match=r"dtype must be one of \['bf16', 'fp16', 'fp32', 'int8'\], got 'fp8'"
     ):
@@ -107,29 +114,28 @@ def test_bad_input_is_refused_with_the_allowed_values():
 
 
 # Small, but shaped like a language model: the vocabulary wider than the MLP, more tokens than hidden units.
-SMALL = dict(hidden_size=64, num_attention_heads=4, ffn_dim=256, num_hidden_layers=2, vocab_size=1024,
-             max_position_embeddings=128, word_embed_proj_dim=64)  # fmt: skip
+SMALL = dict(ffn_dim=256, vocab_size=1024, max_position_embeddings=128)
 
 
-@pytest.mark.parametrize("mode", M.MEASURED_MODES)
+@pytest.mark.parametrize("mode", profiling.MEASURED_MODES)
 @pytest.mark.parametrize("checkpointing", [False, "reentrant", "non-reentrant"])
 @pytest.mark.parametrize("dropout", [0.0, 0.1])
 def test_every_measured_component_matches_the_estimate(mode, checkpointing, dropout):
-    config = models.opt_config("opt-125m", **SMALL, dropout=dropout)
+    config = models.tiny_opt_config(**SMALL, dropout=dropout)
     reentrant = checkpointing != "non-reentrant"
-    compared = M.compare_step(config, mode, 4, 32, bool(checkpointing), reentrant=reentrant)
+    compared = profiling.compare_step(config, mode, 4, 32, bool(checkpointing), reentrant=reentrant)
     for name, (predicted, measured) in compared.items():
         exact = name in ("weights", "gradients", "optimizer states")
-        close = predicted == measured if exact else abs(predicted / measured - 1) < M.TOLERANCE_EXACT
+        close = predicted == measured if exact else abs(predicted / measured - 1) < profiling.TOLERANCE_EXACT
         assert close, (name, predicted, measured)
 
 
 def test_eager_attention_keeps_the_probabilities():
-    config = models.opt_config("opt-125m", **SMALL)
+    config = models.tiny_opt_config(**SMALL)
     model = models.random_model(config).train()
     model.config._attn_implementation = "eager"
     ids = torch.randint(0, 1024, (2, 40))
-    _, (kept, _) = M.profiled(lambda: model(input_ids=ids, labels=ids).loss)
+    _, (kept, _) = profiling.profiled(lambda: model(input_ids=ids, labels=ids).loss)
     predicted = M.activations(config, 2, 40, attention="eager", bytes_per_value=4, mask_bytes=4)
     assert abs(predicted.of_kind("activations") / kept - 1) < 0.01
 
@@ -139,9 +145,9 @@ def test_the_stand_in_step_is_predicted_within_ten_percent():
     from lorabook import standin
 
     config = standin.model_config(standin.Recipe())
-    for mode in M.MEASURED_MODES:
-        for name, (predicted, measured) in M.compare_step(config, mode, 4, 128).items():
-            assert abs(predicted / measured - 1) <= M.TOLERANCE, (mode, name)
+    for mode in profiling.MEASURED_MODES:
+        for name, (predicted, measured) in profiling.compare_step(config, mode, 4, 128).items():
+            assert abs(predicted / measured - 1) <= profiling.TOLERANCE, (mode, name)
 
 
 def test_8_bit_adam_states_are_two_bytes_plus_block_scales():
@@ -151,7 +157,9 @@ def test_8_bit_adam_states_are_two_bytes_plus_block_scales():
     opt = bnb.optim.AdamW8bit([p])
     p.grad = torch.randn_like(p)
     opt.step()
-    measured = M.tensor_bytes(t for k, t in opt.state[p].items() if torch.is_tensor(t) and "qmap" not in k)
+    measured = profiling.tensor_bytes(
+        t for k, t in opt.state[p].items() if torch.is_tensor(t) and "qmap" not in k
+    )
     assert measured == M.adam_states(p.numel(), "adamw-8bit")
     assert M.adam_states(p.numel()) == 8 * p.numel()
 
@@ -160,8 +168,9 @@ def test_nf4_weights_are_half_a_byte_plus_one_scale_per_64():
     import bitsandbytes as bnb
 
     layer = bnb.nn.Linear4bit(256, 512, bias=False, quant_type="nf4", compress_statistics=False)
-    layer.weight = bnb.nn.Params4bit(torch.randn(512, 256), requires_grad=False, quant_type="nf4",
-                                     compress_statistics=False)._quantize("cpu")  # fmt: skip
+    layer.weight = bnb.nn.Params4bit(
+        torch.randn(512, 256), requires_grad=False, quant_type="nf4", compress_statistics=False
+    )._quantize("cpu")
     g = M.ParameterGroups(linear=512 * 256, linear_rows=512, other=0)
     predicted = M.weights(g, "nf4").components
     assert layer.weight.numel() * layer.weight.element_size() == predicted["weights (nf4 linear)"]
@@ -179,7 +188,7 @@ def test_bloom_weights_need_five_a100s_and_full_finetuning_about_35():
 
 
 def test_tokens_to_fill_is_the_budget_left_over_per_token_cost():
-    config = models.opt_config("opt-125m", **TINY)
+    config = models.tiny_opt_config()
     per_token = M.activations(config, 1, 32, bytes_per_value=2, mask_bytes=1).of_kind("activations") / 32
     assert M.tokens_to_fill(1000 + 10 * per_token, 1000, config, 32) == 10
     assert M.tokens_to_fill(500, 1000, config, 32) == 0
@@ -195,7 +204,10 @@ def test_the_gpu_script_runs_and_records_its_provenance(tmp_path):
     assert gpu_memory.load(out) == result
     assert {"device", "torch", "transformers", "peft", "bitsandbytes", "date"} <= set(result["provenance"])
     assert [(r["gradient_checkpointing"], r["reentrant"]) for r in result["runs"]] == [
-        (True, True), (True, False), (False, None)]  # fmt: skip
+        (True, True),
+        (True, False),
+        (False, None),
+    ]
     for r in result["runs"]:
         assert 0.9 <= r["predicted_peak_bytes"] / r["peak_allocated_bytes"] <= 1.1
     assert gpu_memory.load(tmp_path / "absent.json") is None
@@ -209,7 +221,7 @@ def test_the_gpu_script_runs_and_records_its_provenance(tmp_path):
 
 def test_every_technique_lowers_the_peak_and_accumulation_saves_memory_not_work():
     config = models.opt_config("opt-6.7b")
-    savings = M.technique_savings(config, 4, 512, accumulation=4)
+    savings = budget.technique_savings(config, 4, 512, accumulation=4)
     assert all(after < before for before, after in savings.values())
     before, after = savings["gradient accumulation (8-bit LoRA, checkpointing)"]
     one_big = M.estimate(config, "lora-int8", 16, 512, checkpointing=True)
@@ -222,14 +234,14 @@ def test_every_technique_lowers_the_peak_and_accumulation_saves_memory_not_work(
 
 
 def test_breakdown_regroups_every_byte():
-    e = M.estimate(models.opt_config("opt-125m", **TINY), "lora-int8", 2, 16)
-    assert sum(M.breakdown(e).values()) == e.total
-    assert set(M.breakdown(e)) <= set(M.CATEGORIES)
+    e = M.estimate(models.tiny_opt_config(), "lora-int8", 2, 16)
+    assert sum(budget.breakdown(e).values()) == e.total
+    assert set(budget.breakdown(e)) <= set(budget.CATEGORIES)
 
 
 def test_tensor_parallel_sizes_divide_heads_hidden_and_vocabulary():
     bloom = models.bloom_config()
-    sizes = M.tensor_parallel_sizes(bloom, at_least=5)
+    sizes = budget.tensor_parallel_sizes(bloom, at_least=5)
     assert sizes[:2] == [7, 8]
     for n in sizes:
         assert bloom.n_head % n == 0 and bloom.hidden_size % n == 0 and bloom.vocab_size % n == 0
@@ -237,18 +249,24 @@ def test_tensor_parallel_sizes_divide_heads_hidden_and_vocabulary():
 
 def test_smallest_gpu_and_gpt3_shape():
     sizes = {"small": 10, "big": 20}
-    assert M.smallest_gpu(10, sizes) == "small" and M.smallest_gpu(11, sizes) == "big"
-    assert M.smallest_gpu(21, sizes) == "more than big"
-    g3 = M.parameter_groups(M.gpt3_config())
+    assert budget.smallest_gpu(10, sizes) == "small" and budget.smallest_gpu(11, sizes) == "big"
+    assert budget.smallest_gpu(21, sizes) == "more than big"
+    g3 = M.parameter_groups(budget.gpt3_config())
     assert abs(g3.total / 175e9 - 1) < 0.01  # the published shape gives the published size
 
 
 def test_non_reentrant_checkpointing_keeps_what_bitsandbytes_holds_on_ctx():
     """Only the 8-bit model pays: its matmul keeps its inputs as ctx attributes, which non-reentrant
     checkpointing (saved-tensor hooks) cannot free. 3h + f per token and layer."""
-    config = models.opt_config("opt-125m", **SMALL)
+    config = models.tiny_opt_config(**SMALL)
     h, f, L = config.hidden_size, config.ffn_dim, config.num_hidden_layers
-    act = lambda training, re: M.activations(config, 4, 32, training, checkpointing=True,  # noqa: E731
-                                             reentrant=re).of_kind("activations")  # fmt: skip
+    act = lambda training, re: M.activations(
+        config,
+        4,
+        32,
+        training,
+        checkpointing=True,  # noqa: E731
+        reentrant=re,
+    ).of_kind("activations")
     assert act("lora-int8", False) - act("lora-int8", True) == 4 * 32 * L * (3 * h + f) * 2
     assert act("lora", False) == act("lora", True) and act("full", False) == act("full", True)

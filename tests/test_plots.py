@@ -62,7 +62,7 @@ def test_glue_refuses_a_figure_whose_text_the_book_would_show_under_9_px():
 
 
 def test_diagrams_are_legible_at_the_book_width():
-    from lorabook import diagrams
+    from lorabook.plots import diagrams
     from lorabook.plots.style import MIN_TEXT_PX, smallest_text_px
 
     for name, draw in diagrams.DIAGRAMS.items():

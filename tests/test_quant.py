@@ -137,7 +137,7 @@ def test_llm_int8_in_the_bitsandbytes_layout_agrees_with_bitsandbytes(outlier_ca
 def test_bitsandbytes_layout_stores_the_same_int8_weight_codes(outlier_case):
     X, W, _ = outlier_case
     layer = B.linear8bit(W)
-    ours = Q._absmax_float32(W, W.abs().amax(dim=0, keepdim=True))
+    ours = Q.absmax_float32(W, W.abs().amax(dim=0, keepdim=True))
     assert torch.equal(ours.q.T, layer.weight.data)
 
 

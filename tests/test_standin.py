@@ -137,9 +137,16 @@ def tiny_opt(vocab=40, hidden=16, tie=False):
     from transformers import OPTConfig, OPTForCausalLM
 
     torch.manual_seed(0)
-    cfg = OPTConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=1, num_attention_heads=2,
-                    ffn_dim=32, word_embed_proj_dim=hidden, max_position_embeddings=32,
-                    tie_word_embeddings=tie)  # fmt: skip
+    cfg = OPTConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        ffn_dim=32,
+        word_embed_proj_dim=hidden,
+        max_position_embeddings=32,
+        tie_word_embeddings=tie,
+    )
     return OPTForCausalLM(cfg).eval()
 
 
@@ -159,11 +166,14 @@ def test_the_limit_is_no_worse_than_what_the_model_reaches(shipped):
     assert targets[-1] == tokenizer.eos_token_id
     enc = tokenizer(quotes)["input_ids"]
     with torch.no_grad():
-        actual = torch.cat([
-            torch.nn.functional.cross_entropy(model(input_ids=torch.tensor([q])).logits[0, :-1],
-                                              torch.tensor(q[1:]), reduction="none")
-            for q in enc
-        ]).mean()  # fmt: skip
+        actual = torch.cat(
+            [
+                torch.nn.functional.cross_entropy(
+                    model(input_ids=torch.tensor([q])).logits[0, :-1], torch.tensor(q[1:]), reduction="none"
+                )
+                for q in enc
+            ]
+        ).mean()
     limit = S.head_limit(model, targets)
     assert limit < actual.item()
     assert limit < 0.1  # an untied head lets any quote token be predicted with high confidence
@@ -174,9 +184,20 @@ def test_the_limit_is_no_worse_than_what_the_model_reaches(shipped):
 
 
 def test_a_killed_pretraining_resumes_to_the_same_weights(tmp_path, monkeypatch):
-    recipe = pretrain.Recipe(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                             ffn_dim=64, max_position_embeddings=64, seq_len=32, batch_size=4, steps=6,
-                             warmup_steps=2, eval_every=3, eval_rows=4)  # fmt: skip
+    recipe = pretrain.Recipe(
+        vocab_size=300,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        ffn_dim=64,
+        max_position_embeddings=64,
+        seq_len=32,
+        batch_size=4,
+        steps=6,
+        warmup_steps=2,
+        eval_every=3,
+        eval_rows=4,
+    )
     docs = corpus.documents()[:40]
     monkeypatch.setattr(corpus, "documents", lambda: docs)
     straight, _, _ = pretrain.pretrain(recipe, progress=False)

@@ -36,8 +36,14 @@ def standin(report: dict, context: dict):
     ax1.plot(held_steps, held, "o-", ms=3, color=PALETTE["green"], label="held-out documents")
     ax1.axhline(report["uniform_loss"], color=PALETTE["grey"], ls="--", lw=1)
     uniform = report["uniform_loss"]
-    ax1.annotate(f"uniform guessing, ln|V| = {uniform:.2f}", (steps[-1], uniform), ha="right", va="bottom",
-                 fontsize=9, color=PALETTE["grey"])  # fmt: skip
+    ax1.annotate(
+        f"uniform guessing, ln|V| = {uniform:.2f}",
+        (steps[-1], uniform),
+        ha="right",
+        va="bottom",
+        fontsize=9,
+        color=PALETTE["grey"],
+    )
     ax1.set(xlabel="pretraining step", ylabel="cross-entropy (nats per token)", ylim=(0, None))
     ax1.set_title("pretraining on Python's docs", loc="left")
     ax1.legend(fontsize=9, loc="lower left")
@@ -46,8 +52,11 @@ def standin(report: dict, context: dict):
     values = [context["true"], context["shuffled"], context["one_token"]]
     bars = ax2.bar(names, values, color=[PALETTE["green"], PALETTE["orange"], PALETTE["red"]])
     label_bars(ax2, bars, "{:.2f}")
-    ax2.set(ylabel="held-out loss (nats per token)", xlabel="what the model sees before the token",
-            ylim=(0, max(values) * 1.2))  # fmt: skip
+    ax2.set(
+        ylabel="held-out loss (nats per token)",
+        xlabel="what the model sees before the token",
+        ylim=(0, max(values) * 1.2),
+    )
     ax2.set_title("it uses its context", loc="left")
     ax2.tick_params(axis="x", labelsize=9)
     return fig
@@ -65,16 +74,24 @@ def comparison(logs: dict[str, list[dict]], matches: dict[str, int], n_quotes: i
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 2.9), width_ratios=(1.5, 1))
     for name, log in logs.items():
         logged = [h for h in log if "loss" in h and "step" in h]
-        ax1.plot([h["step"] for h in logged], [h["loss"] for h in logged], lw=1.4, label=name,
-                 color=PALETTE[METHOD_COLOURS.get(name, "purple")])  # fmt: skip
+        ax1.plot(
+            [h["step"] for h in logged],
+            [h["loss"] for h in logged],
+            lw=1.4,
+            label=name,
+            color=PALETTE[METHOD_COLOURS.get(name, "purple")],
+        )
     ax1.set(xlabel=f"optimizer step (all {n_quotes} quotes each)", ylabel="training loss (nats per token)")
     ax1.set_yscale("log")
     ax1.set_title("fine-tuning on the Zen of Python", loc="left")
     ax1.legend(fontsize=9, loc="upper right")
 
     names = list(matches)
-    bars = ax2.bar([n.replace(" LoRA", "\nLoRA") for n in names], [matches[n] for n in names],
-                   color=[PALETTE[METHOD_COLOURS.get(n, "purple")] for n in names])  # fmt: skip
+    bars = ax2.bar(
+        [n.replace(" LoRA", "\nLoRA") for n in names],
+        [matches[n] for n in names],
+        color=[PALETTE[METHOD_COLOURS.get(n, "purple")] for n in names],
+    )
     label_bars(ax2, bars, "{:.0f}")
     ax2.axhline(n_quotes, color=PALETTE["grey"], ls="--", lw=1)
     ax2.set(ylabel=f"quotes reproduced (of {n_quotes})", xlabel="fine-tune", ylim=(0, n_quotes * 1.15))

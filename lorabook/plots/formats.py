@@ -88,9 +88,12 @@ def underflow(gradients, formats=("FP16", "BF16"), loss_scale: float = 1.0):
     ax.hist(mags, bins=bins, color=PALETTE["grey"], alpha=0.6, label="gradients")
     if loss_scale != 1:
         ax.hist(
-            mags + math.log10(loss_scale), bins=bins, color=PALETTE["orange"], alpha=0.5,
+            mags + math.log10(loss_scale),
+            bins=bins,
+            color=PALETTE["orange"],
+            alpha=0.5,
             label=f"× loss scale 2^{int(round(math.log2(loss_scale)))}",
-        )  # fmt: skip
+        )
     for f, colour in zip(formats, (PALETTE["red"], PALETTE["blue"])):
         f = get_format(f)
         floor = math.log10(f.min_subnormal)

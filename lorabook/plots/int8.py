@@ -19,8 +19,15 @@ def absmax_worked(x, q, x_hat):
     ax.bar(i - 0.2, x, 0.4, color=PALETTE["blue"], label="x")
     ax.bar(i + 0.2, x_hat, 0.4, color=PALETTE["orange"], label="x̂ = q / s")
     for j in i:
-        ax.annotate(f"q={int(q[j])}", (j, max(x[j], x_hat[j], 0)), ha="center", va="bottom", fontsize=8,
-                    xytext=(0, 3), textcoords="offset points")  # fmt: skip
+        ax.annotate(
+            f"q={int(q[j])}",
+            (j, max(x[j], x_hat[j], 0)),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 3),
+            textcoords="offset points",
+        )
     ax.axhline(0, color=PALETTE["black"], lw=0.8)
     ax.set(xticks=i, xticklabels=[f"x{j}" for j in i], ylabel="value")
     ax.set_title("absmax: s = 127 / max|x|, q = round(s·x)", loc="left")
@@ -101,12 +108,14 @@ def decomposition(X, W, result):
     ax.set_yticks([])
     axes[1, 3].axis("off")
     axes[1, 3].text(
-        0.0, 0.5,
+        0.0,
+        0.5,
         f"outlier dimensions: {list(map(int, cols))}\n"
         f"{len(keep)} of {X.shape[1]} dimensions in int8\n"
         f"({100 * len(keep) / X.shape[1]:.1f}% of the multiply-adds)",
-        fontsize=9, va="center",
-    )  # fmt: skip
+        fontsize=9,
+        va="center",
+    )
     fig.suptitle("LLM.int8(): outlier dimensions in 16-bit, everything else in 8-bit", x=0.02, ha="left")
     return fig
 

@@ -18,8 +18,12 @@ def latency_vs_batch(by_batch: dict, title: str = ""):
 
     batches = sorted(by_batch)
     variants = [v for v in by_batch[batches[0]] if v != "base"]
-    colours = {"LoRA": PALETTE["sky"], "LoRA merged": PALETTE["blue"], "AdapterL": PALETTE["orange"],
-               "AdapterH": PALETTE["red"]}  # fmt: skip
+    colours = {
+        "LoRA": PALETTE["sky"],
+        "LoRA merged": PALETTE["blue"],
+        "AdapterL": PALETTE["orange"],
+        "AdapterH": PALETTE["red"],
+    }
     fig, ax = plt.subplots(figsize=(7.0, 3.6))
     ax.axhline(1.0, color=PALETTE["black"], lw=1, label="base")
     for j, v in enumerate(variants):
@@ -61,8 +65,14 @@ def adapter_switching(accuracy: dict, tasks: list):
     ax.imshow(M, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(rows)):
         for j in range(len(tasks)):
-            ax.text(j, i, f"{100 * M[i, j]:.0f}%", ha="center", va="center",
-                    color="white" if M[i, j] > 0.5 else "black")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                f"{100 * M[i, j]:.0f}%",
+                ha="center",
+                va="center",
+                color="white" if M[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("task")

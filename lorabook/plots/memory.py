@@ -22,8 +22,16 @@ def _gpu_lines(ax, gpu_sizes: dict) -> None:
     """A dotted vertical line per GPU size, labelled above the axes (names alternate in height)."""
     for i, (name, size) in enumerate(gpu_sizes.items()):
         ax.axvline(size / 1e9, color=PALETTE["grey"], ls=":", lw=1)
-        ax.text(size / 1e9, 1.01 + 0.055 * (i % 2), name, transform=ax.get_xaxis_transform(), fontsize=8,
-                ha="center", va="bottom", color=PALETTE["grey"])  # fmt: skip
+        ax.text(
+            size / 1e9,
+            1.01 + 0.055 * (i % 2),
+            name,
+            transform=ax.get_xaxis_transform(),
+            fontsize=8,
+            ha="center",
+            va="bottom",
+            color=PALETTE["grey"],
+        )
 
 
 def _finish_gb_bars(ax, labels, gpu_sizes: dict, xlabel: str, title: str) -> None:
@@ -50,13 +58,21 @@ def stacked_bars(breakdowns: dict, peaks: dict, gpu_sizes: dict, title: str = ""
     for y, label in enumerate(labels):
         left = 0.0
         for cat, n in breakdowns[label].items():
-            ax.barh(y, n / 1e9, left=left, color=COLOURS[cat], edgecolor="white", lw=0.5,
-                    label=None if cat in seen else cat)  # fmt: skip
+            ax.barh(
+                y,
+                n / 1e9,
+                left=left,
+                color=COLOURS[cat],
+                edgecolor="white",
+                lw=0.5,
+                label=None if cat in seen else cat,
+            )
             seen.add(cat)
             left += n / 1e9
         ax.plot(peaks[label] / 1e9, y, marker="|", ms=16, mew=2, color=PALETTE["black"])
-        ax.annotate(f"{left:,.1f} GB", (left, y), xytext=(4, 0), textcoords="offset points", va="center",
-                    fontsize=8)  # fmt: skip
+        ax.annotate(
+            f"{left:,.1f} GB", (left, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
+        )
     ax.plot([], [], marker="|", ms=10, mew=2, ls="", color=PALETTE["black"], label="peak (allocated at once)")
     _finish_gb_bars(ax, labels, gpu_sizes, "GB (10⁹ bytes)", title)
     return fig
@@ -104,10 +120,13 @@ def gpus_against_tokens(tokens, cards: dict, claimed: int, weights_only: int):
     ax.axhline(claimed, color=PALETTE["red"], ls="--", lw=1, label=f"the seed's {claimed} cards")
     label = f"{weights_only} cards: fp16 weights only"
     ax.axhline(weights_only, color=PALETTE["grey"], ls=":", lw=1, label=label)
-    ax.set(xlabel="tokens in flight per step (thousands; batch × sequence, no checkpointing)",
-           ylabel="A100-80GB cards", ylim=(0, None))  # fmt: skip
+    ax.set(
+        xlabel="tokens in flight per step (thousands; batch × sequence, no checkpointing)",
+        ylabel="A100-80GB cards",
+        ylim=(0, None),
+    )
     ax.legend(fontsize=7)
-    ax.set_title("fine-tuning BLOOM-176B: what it takes to need 72 cards", loc="left")
+    ax.set_title(f"fine-tuning BLOOM-176B: what it takes to need {claimed} cards", loc="left")
     return fig
 
 
@@ -126,8 +145,9 @@ def savings(before_after: dict, gpu_sizes: dict, title: str = ""):
         ax.barh(y, before / 1e9, color=PALETTE["sky"], alpha=0.5, label="before" if y == 0 else None)
         ax.barh(y, after / 1e9, color=PALETTE["blue"], label="after" if y == 0 else None)
         saved = f"−{(1 - after / before):.0%}"
-        ax.annotate(saved, (before / 1e9, y), xytext=(4, 0), textcoords="offset points", va="center",
-                    fontsize=8)  # fmt: skip
+        ax.annotate(
+            saved, (before / 1e9, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
+        )
     ax.set_xlim(0, max(b for b, _ in before_after.values()) / 1e9 * 1.12)  # room for the labels, inside
     _finish_gb_bars(ax, labels, gpu_sizes, "peak GB", title)
     return fig

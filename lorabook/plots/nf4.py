@@ -13,8 +13,16 @@ CODE_COLOURS = {"NF4": PALETTE["blue"], "int4": PALETTE["orange"], "FP4 (E2M1)":
 def _labelled_line(ax, y: float, text: str, colour: str, x: float) -> None:
     """A dashed horizontal line at y, with its label just above it starting at x (data units)."""
     ax.axhline(y, color=colour, ls="--", lw=1)
-    ax.annotate(text, (x, y), ha="left", va="bottom", fontsize=9, color=colour, xytext=(0, 2),
-                textcoords="offset points")  # fmt: skip
+    ax.annotate(
+        text,
+        (x, y),
+        ha="left",
+        va="bottom",
+        fontsize=9,
+        color=colour,
+        xytext=(0, 2),
+        textcoords="offset points",
+    )
 
 
 @styled

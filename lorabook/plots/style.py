@@ -37,7 +37,7 @@ RC = {
     ),
     "legend.frameon": False,
     "image.cmap": "gray",
-    # Reproducible SVG files: no timestamp, fixed ids (see lorabook.diagrams).
+    # Reproducible SVG files: no timestamp, fixed ids (see lorabook.plots.diagrams).
     "svg.hashsalt": "lorabook",
     "svg.fonttype": "path",
 }

@@ -1,7 +1,7 @@
 """Static diagrams of the book, drawn by code into `figures/` as reproducible SVG files.
 
-python -m lorabook.diagrams            # (re)draw every diagram into ./figures
-python -m lorabook.diagrams --check    # exit 1 if a file in ./figures differs from what the code draws
+python -m lorabook.plots.diagrams            # (re)draw every diagram into ./figures
+python -m lorabook.plots.diagrams --check    # exit 1 if a file in ./figures differs from what the code draws
 """
 
 from __future__ import annotations
@@ -15,18 +15,36 @@ import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon
 
-from .plots.style import PALETTE, styled
+from .style import PALETTE, styled
 
 # ---------------------------------------------------------------------------- the book's plan
 
+# Each numbered part of _toc.yml: its caption (a line break where the box needs one), and its chapters' files
+# with what the box shows of each; tests/test_book.py checks it against _toc.yml.
 BOOK_PLAN = [
-    ("I. Foundations", ["Why fine-tune", "Matrix rank", "Truncated SVD"]),
-    ("II. LoRA", ["The layer and\nits arithmetic", "Inference latency", "Modularity"]),
-    ("III. GPU memory", ["Why fine-tuning\neats GPUs"]),
-    ("IV. Number\nformats", ["FP32, FP16, BF16", "int8 and\nLLM.int8()", "4-bit: NF4\nand QLoRA"]),
-    ("V. The 8-bit\nfine-tune", ["OPT-6.7B + LoRA\n(CPU stand-in)"]),
-    ("VI. Inside\nthe update", ["What LoRA\nlearned"]),
+    (
+        "I. Foundations",
+        {"01_why_finetune": "Why fine-tune", "02_rank": "Matrix rank", "03_svd": "Truncated SVD"},
+    ),
+    ("II. LoRA", {"04_lora": ("The layer and\nits arithmetic", "Inference latency", "Modularity")}),
+    ("III. GPU memory", {"05_memory": "Why fine-tuning\neats GPUs"}),
+    (
+        "IV. Number\nformats and int8",
+        {
+            "06_number_formats": "FP32, FP16, BF16",
+            "07_int8": "int8 and\nLLM.int8()",
+            "07b_nf4": "4-bit: NF4\nand QLoRA",
+        },
+    ),
+    ("V. The 8-bit OPT\nfine-tune", {"08_finetune": "OPT-6.7B + LoRA\n(CPU stand-in)"}),
+    ("VI. Inside\nthe update", {"09_learned": "What LoRA\nlearned"}),
 ]
+
+
+def boxes(chapters: dict) -> list[str]:
+    """The labels of a part's boxes: one per chapter, or one per section where a chapter lists several."""
+    return [label for shown in chapters.values() for label in ((shown,) if isinstance(shown, str) else shown)]
+
 
 # ---------------------------------------------------------------------------- drawing helpers
 
@@ -71,7 +89,7 @@ def roadmap():
     for i, ((part, chapters), colour) in enumerate(zip(BOOK_PLAN, colours)):
         x = 0.1 + i * (w + gap)
         _box(ax, x, 2.75, w, 0.5, part, face=colour, size=9.5, weight="bold")
-        for j, chapter in enumerate(chapters):
+        for j, chapter in enumerate(boxes(chapters)):
             _box(ax, x + 0.08, 2.05 - j * 0.72, w - 0.16, 0.56, chapter, face="white", edge=colour, size=9.5)
         if i < len(BOOK_PLAN) - 1:
             _arrow(ax, (x + w + 0.02, 3.0), (x + w + gap - 0.02, 3.0))
@@ -194,9 +212,12 @@ def lora_block():
     ax.text(5.7, 3.6, "x ΔW  (1 × k)", fontsize=8, color=PALETTE["grey"])
     _arrow(ax, (4.2, 4.28), (4.2, 4.62))
     ax.text(
-        4.2, 4.75, r"$h = x W_0 + x\,\Delta W$  (1 × k),   $\Delta W = \frac{\alpha}{r}(BA)^\top$, rank ≤ r",
-        ha="center", fontsize=10,
-    )  # fmt: skip
+        4.2,
+        4.75,
+        r"$h = x W_0 + x\,\Delta W$  (1 × k),   $\Delta W = \frac{\alpha}{r}(BA)^\top$, rank ≤ r",
+        ha="center",
+        fontsize=10,
+    )
     ax.text(0.5, 0.9, "trained: r(d + k) numbers\nfrozen: d·k numbers", fontsize=8, color=PALETTE["grey"])
     return fig
 
@@ -213,8 +234,12 @@ def favicon():
     return fig
 
 
-DIAGRAMS = {"roadmap.svg": roadmap, "three_ways.svg": three_ways, "lora_block.svg": lora_block,
-            "favicon.svg": favicon}  # fmt: skip
+DIAGRAMS = {
+    "roadmap.svg": roadmap,
+    "three_ways.svg": three_ways,
+    "lora_block.svg": lora_block,
+    "favicon.svg": favicon,
+}
 
 # ---------------------------------------------------------------------------- files
 
@@ -242,7 +267,9 @@ def stale(outdir: Path) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lorabook.diagrams", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lorabook.plots.diagrams", description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "outdir", nargs="?", default="figures", type=Path, help="where the SVG files go (default: figures)"
     )
@@ -251,7 +278,7 @@ def main(argv=None) -> int:
     if args.check:
         names = stale(args.outdir)
         for name in names:
-            print(f"stale: {args.outdir / name} (run: python -m lorabook.diagrams)", file=sys.stderr)
+            print(f"stale: {args.outdir / name} (run: python -m lorabook.plots.diagrams)", file=sys.stderr)
         return 1 if names else 0
     args.outdir.mkdir(parents=True, exist_ok=True)
     for name, data in render_all().items():
