@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import standin
+from . import files, standin
 from ._checks import check_int, check_positive
 from .lora import count_parameters
 from .seed import SEED
@@ -76,6 +76,11 @@ class FinetuneConfig:
         check_int(self.max_steps, "max_steps", 1)
         check_int(self.per_device_train_batch_size, "per_device_train_batch_size", 1)
         check_int(self.gradient_accumulation_steps, "gradient_accumulation_steps", 1)
+        check_int(self.warmup_steps, "warmup_steps", 0)
+        check_int(self.save_steps, "save_steps", 1)  # 0 or less would leave no checkpoint to resume from
+        check_int(self.logging_steps, "logging_steps", 1)
+        check_int(self.max_new_tokens, "max_new_tokens", 1)
+        check_int(self.seed, "seed", 0)
         check_positive(self.learning_rate, "learning_rate")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
@@ -183,6 +188,8 @@ def load_base(cfg: FinetuneConfig, dtype=None):
     """The causal LM, its nn.Linear layers in LLM.int8() when cfg.load_in_8bit (safetensors only)."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
+    if Path(cfg.model_name).is_dir():  # a local model (the stand-in, a saved full fine-tune): check its files
+        files.check_saved(cfg.model_name)
     cuda = torch.cuda.is_available()
     kwargs = dict(
         dtype=dtype or (torch.float16 if cuda else torch.float32),
@@ -327,6 +334,10 @@ def tokenize(data, tokenizer, append_eos: bool = False):
 
 def check_output_dir(path: Path, resume: bool, overwrite: bool) -> None:
     """Refuse to write into a directory that holds something else, unless told to."""
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(
+            f"output_dir {path} is a file, not a folder; give a folder for the checkpoints"
+        )
     if not path.exists() or not any(path.iterdir()):
         if resume:
             raise FileNotFoundError(f"--resume was given, but {path} holds no checkpoint to resume from")
@@ -364,14 +375,14 @@ def training_arguments(cfg: FinetuneConfig, progress: bool = True):
     )
 
 
-def train(model, tokenizer, data, cfg: FinetuneConfig, resume: bool = False, progress: bool = True):
-    """The seed's Trainer, resumable from the last checkpoint in cfg.output_dir.
+def train(model, tokenizer, data, cfg: FinetuneConfig, resume: bool | str = False, progress: bool = True):
+    """The seed's Trainer, resumable: resume=True continues from the newest complete checkpoint in
+    cfg.output_dir (resume_point), a path from that checkpoint.
 
     With progress=False nothing is printed: no bar, and no line per logged step (the log stays in
     trainer.state.log_history), so a rendered notebook shows results, not logs.
     """
     from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer
-    from transformers.trainer_utils import get_last_checkpoint
 
     trainer = Trainer(
         model=model,
@@ -382,9 +393,26 @@ def train(model, tokenizer, data, cfg: FinetuneConfig, resume: bool = False, pro
     if not progress:
         trainer.remove_callback(PrinterCallback)  # what Trainer prints each logging step instead of a bar
     model.config.use_cache = False  # the KV cache is for generation; in training it only costs memory
-    trainer.train(resume_from_checkpoint=get_last_checkpoint(cfg.output_dir) if resume else None)
+    if resume is True:
+        resume = resume_point(cfg.output_dir)
+    trainer.train(resume_from_checkpoint=resume or None)
     model.config.use_cache = True
     return trainer
+
+
+def resume_point(output_dir) -> str:
+    """The newest complete checkpoint in output_dir; on stderr, the newer ones it skips, and why.
+
+    A kill while transformers writes checkpoint-N/ leaves one without trainer_state.json.
+    """
+    checkpoint, skipped = files.last_complete_checkpoint(output_dir)
+    for path, why in skipped:
+        print(f"--resume: skipping {path.name} ({why})", file=sys.stderr)
+    if checkpoint is None:
+        raise FileNotFoundError(f"--resume was given, but {output_dir} holds no complete checkpoint")
+    if skipped:
+        print(f"--resume: continuing from {checkpoint.name}", file=sys.stderr)
+    return str(checkpoint)
 
 
 # ---------------------------------------------------------------------------- 7–9. save, reload, generate
@@ -408,6 +436,7 @@ def reload(cfg: FinetuneConfig, adapter_dir):
     """
     from peft import PeftConfig, PeftModel
 
+    files.check_saved(adapter_dir)  # a truncated or emptied file gives one line that names it
     if cfg.method == "full":
         return load_base(dataclasses.replace(cfg, model_name=str(adapter_dir))).eval()
     config = PeftConfig.from_pretrained(adapter_dir)
@@ -499,6 +528,7 @@ def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
     preflight(cfg)
     out = Path(cfg.output_dir)
     check_output_dir(out, resume, overwrite)
+    start_from = resume_point(out) if resume else None  # before any loading: no complete checkpoint fails now
     cfg = resolve(cfg, progress)
     from transformers import set_seed
 
@@ -507,9 +537,9 @@ def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
     data = tokenize(load_quotes(cfg), tokenizer, cfg.append_eos)  # before the model: empty data fails fast
     model = trainable_model(cfg)
     start = time.perf_counter()
-    trainer = train(model, tokenizer, data, cfg, resume=resume, progress=progress)
+    trainer = train(model, tokenizer, data, cfg, resume=start_from or False, progress=progress)
     seconds = time.perf_counter() - start
-    files = save_adapter(model, saved_dir(cfg))
+    saved = save_adapter(model, saved_dir(cfg))
     result = {
         "config": dataclasses.asdict(cfg),
         "trainable": count_parameters(model),  # as peft counts, for an adapter or a whole model
@@ -517,7 +547,7 @@ def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
         "log_history": trainer.state.log_history,
         "global_step": trainer.state.global_step,
         "world_size": trainer.args.world_size,
-        "adapter_files": {p.name: p.stat().st_size for p in files},
+        "adapter_files": {p.name: p.stat().st_size for p in saved},
         "completion": generate(model, tokenizer, cfg.prompt, cfg.max_new_tokens),
     }
     if trainer.is_world_process_zero():
@@ -575,8 +605,15 @@ def completions(before: list[dict], after: list[dict], width: int = 20):
     )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line and exits 2, without the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lorabook.finetune", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m lorabook.finetune", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="stand-in")
     parser.add_argument("--output-dir", help="where checkpoints, the adapter and result.json go")
     parser.add_argument("--model", help="a local model directory or hub id instead of the profile's model")
@@ -594,6 +631,8 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--overwrite", action="store_true", help="delete output-dir first")
     args = parser.parse_args(argv)
+    if args.model and args.model.startswith((".", "/", "~")) and not Path(args.model).expanduser().is_dir():
+        parser.error(f"--model {args.model}: no such folder (give a local model folder or a hub id)")
     overrides = {
         k: v
         for k, v in {
@@ -615,7 +654,7 @@ def main(argv=None) -> int:
     cfg = dataclasses.replace(PROFILES[args.profile], **overrides)
     try:
         _, _, result = run(cfg, resume=args.resume, overwrite=args.overwrite)
-    except (EnvironmentNotReady, ValueError, FileExistsError, FileNotFoundError) as exc:
+    except (EnvironmentNotReady, ValueError, OSError) as exc:  # OSError: a path that cannot serve
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(result["completion"])

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from . import models
+from . import files, models
 from .seed import SEED
 
 RESULT = Path(__file__).parent / "data" / "opt-6.7b-gpu.json"
@@ -176,7 +176,7 @@ def run(
 def load(path: Path = RESULT) -> dict | None:
     """The committed measurement, or None when no GPU run has been recorded."""
     path = Path(path)
-    return json.loads(path.read_text()) if path.exists() else None
+    return files.read_json(path) if path.exists() else None
 
 
 NOT_MEASURED = (

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import torch
 
+from . import files, pretrain, standin
 from . import finetune as F
-from . import pretrain, standin
 
 SHIPPED = Path(__file__).parent / "data" / "learned"
 
@@ -119,7 +119,7 @@ def run_key(run_id: str) -> str:
 
 
 def info(run_id: str, path: Path = SHIPPED) -> dict:
-    return json.loads((Path(path) / run_id / "run.json").read_text())
+    return files.read_json(Path(path) / run_id / "run.json")
 
 
 def is_current(run_id: str, path: Path = SHIPPED) -> bool:
@@ -177,7 +177,7 @@ def _train(run_id: str, tmp: Path, progress: bool) -> Path:
         saved = F.saved_dir(cfg)
         for name in ("adapter_model.safetensors", "adapter_config.json"):
             shutil.copy(saved / name, folder / name)
-        adapter_config = json.loads((folder / "adapter_config.json").read_text())
+        adapter_config = files.read_json(folder / "adapter_config.json")
         adapter_config["base_model_name_or_path"] = "lorabook/data/standin"  # not this machine's path
         (folder / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2) + "\n")
     log = result["log_history"]
@@ -225,6 +225,7 @@ def load(run_id: str, base, path: Path = SHIPPED):
     from peft import PeftModel
 
     folder = Path(path) / run_id
+    files.check_saved(folder)  # the shipped adapter or ΔW, whole
     cfg = info(run_id, path)["config"]
     if cfg.get("load_in_8bit") or cfg.get("load_in_4bit"):  # a quantized base, loaded as the run had it
         with F.bars(False):

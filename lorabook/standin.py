@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from . import corpus, pretrain
+from . import corpus, files, pretrain
 from .corpus import zen_of_python  # noqa: F401  (the fine-tune's quotes; re-exported)
 from .pretrain import Recipe, model_config  # noqa: F401  (re-exported: the stand-in's shape)
 
@@ -52,7 +52,7 @@ def corpus_digest() -> str:
 
 
 def report(path: Path) -> dict:
-    return json.loads((Path(path) / "report.json").read_text())
+    return files.read_json(Path(path) / "report.json")
 
 
 def is_current(path: Path, recipe: Recipe = RECIPE) -> bool:

@@ -2,9 +2,11 @@
 generate; resume after a real kill; DDP under accelerate; the offline fail-fast; and bad configurations."""
 
 import dataclasses
+import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -447,3 +449,77 @@ def test_an_output_dir_with_other_files_needs_overwrite(tmp_path):
     assert not out.exists()
     with pytest.raises(FileNotFoundError, match="no checkpoint to resume from"):
         F.check_output_dir(out, resume=True, overwrite=False)
+
+
+# ---------------------------------------------------------------------------- the CLI and the files it reads
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--save-steps", "0"], "save_steps must be >= 1, got 0"),
+        (["--max-steps", "-1"], "max_steps must be >= 1, got -1"),
+        (["--r", "0"], "r must be >= 1, got 0"),
+        (["--max-steps", "ten"], "argument --max-steps: invalid int value: 'ten'"),
+        (["--model", "./no-such-model"], "--model ./no-such-model: no such folder"),
+        (["--output-dir", "{file}"], "is a file, not a folder"),
+    ],
+)
+def test_a_bad_cli_argument_exits_2_with_one_line_before_any_work(args, message, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    args = [a.format(file=a_file) for a in args]
+    done = subprocess.run(
+        cli(*args),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "outputs").exists()  # nothing was written
+
+
+@pytest.mark.parametrize("damage", ["truncated", "zero-bytes", "wrong-header"])
+def test_a_corrupt_adapter_is_refused_with_the_files_name(trained, tmp_path, damage):
+    from lorabook.files import UnreadableFile
+
+    cfg = trained[0]
+    adapter = tmp_path / "adapter"
+    shutil.copytree(Path(cfg.output_dir) / "adapter", adapter)
+    weights = adapter / "adapter_model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(
+        {"truncated": data[: len(data) - 100], "zero-bytes": b"", "wrong-header": b"\xff" * 64}[damage]
+    )
+    with pytest.raises(UnreadableFile, match="adapter_model.safetensors: is (cut short|empty)"):
+        F.reload(cfg, adapter)
+
+
+@pytest.mark.slow
+def test_resume_falls_back_past_a_cut_short_checkpoint_and_says_so(tiny, cache, tmp_path):
+    out = tmp_path / "o"
+    common = ["--profile", "stand-in", "--model", str(tiny), "--save-steps", "4", "--output-dir", str(out)]
+    env = cli_env(cache)
+    subprocess.run(cli(*common, "--max-steps", "8"), env=env, check=True, capture_output=True, timeout=300)
+    (out / "checkpoint-8" / "trainer_state.json").unlink()  # as a kill during transformers' save leaves it
+    done = subprocess.run(
+        cli(*common, "--max-steps", "12", "--resume"), env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "skipping checkpoint-8 (no trainer_state.json" in done.stderr
+    assert "continuing from checkpoint-4" in done.stderr
+    assert json.loads((out / "result.json").read_text())["global_step"] == 12
+
+    (out / "checkpoint-12" / "adapter_model.safetensors").write_bytes(b"")  # emptied: a full disk, say
+    for stale in ("checkpoint-4", "checkpoint-8"):
+        shutil.rmtree(out / stale)
+    done = subprocess.run(
+        cli(*common, "--max-steps", "16", "--resume"), env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(
+        "error: --resume was given"
+    )
+    assert "skipping checkpoint-12" in done.stderr and "adapter_model.safetensors: is empty" in done.stderr

@@ -1,0 +1,81 @@
+"""Files the library reads back: a truncated, emptied or foreign file gives one error that names it."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from lorabook import files
+
+
+@pytest.fixture
+def weights(tmp_path):
+    path = tmp_path / "adapter_model.safetensors"
+    save_file({"lora_A": torch.randn(4, 16), "lora_B": torch.zeros(16, 4)}, path)
+    return path
+
+
+def test_a_whole_safetensors_file_passes(weights):
+    files.check_safetensors(weights)
+
+
+@pytest.mark.parametrize(
+    "damage,problem",
+    [
+        (lambda b: b[: len(b) // 2], "is cut short"),  # a kill mid-write
+        (lambda b: b[:5], "less than a safetensors header"),
+        (lambda b: b"", "is empty"),
+        (lambda b: b"PK\x03\x04" + b"\0" * 60, "is cut short or not safetensors"),  # a zip, e.g. a .bin
+        (lambda b: (8).to_bytes(8, "little") + b"not json" + b[16:], "its header is not JSON"),
+    ],
+    ids=["half", "five-bytes", "zero-bytes", "zip-header", "garbled-header"],
+)
+def test_a_damaged_safetensors_file_is_named_with_what_is_wrong(weights, damage, problem):
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(files.UnreadableFile, match=problem) as caught:
+        files.check_safetensors(weights)
+    assert str(caught.value).startswith(str(weights))
+
+
+def test_json_errors_name_the_file(tmp_path):
+    path = tmp_path / "adapter_config.json"
+    with pytest.raises(files.UnreadableFile, match="no such file"):
+        files.read_json(path)
+    path.write_text("")
+    with pytest.raises(files.UnreadableFile, match="is empty"):
+        files.read_json(path)
+    path.write_text('{"r": 16,')
+    with pytest.raises(files.UnreadableFile, match=r"adapter_config.json: is not valid JSON"):
+        files.read_json(path)
+    path.write_text(json.dumps({"r": 16}))
+    assert files.read_json(path) == {"r": 16}
+
+
+def checkpoint(root, step, weights_bytes, state=True):
+    folder = root / f"checkpoint-{step}"
+    folder.mkdir(parents=True)
+    (folder / "adapter_model.safetensors").write_bytes(weights_bytes)
+    (folder / "adapter_config.json").write_text("{}")
+    if state:
+        (folder / files.TRAINER_STATE).write_text(json.dumps({"global_step": step}))
+    return folder
+
+
+def test_the_newest_complete_checkpoint_is_chosen_and_the_skipped_ones_are_said(tmp_path, weights):
+    good = weights.read_bytes()
+    checkpoint(tmp_path, 4, good)
+    checkpoint(tmp_path, 8, good)
+    checkpoint(tmp_path, 12, good[:100])  # its weights cut short
+    checkpoint(tmp_path, 16, good, state=False)  # killed before trainer_state.json
+    (tmp_path / "adapter").mkdir()  # not a checkpoint
+    chosen, skipped = files.last_complete_checkpoint(tmp_path)
+    assert chosen.name == "checkpoint-8"
+    assert [p.name for p, _ in skipped] == ["checkpoint-16", "checkpoint-12"]
+    assert "no trainer_state.json" in skipped[0][1] and "is cut short" in skipped[1][1]
+
+
+def test_no_complete_checkpoint_gives_none(tmp_path, weights):
+    checkpoint(tmp_path, 4, b"", state=True)
+    chosen, skipped = files.last_complete_checkpoint(tmp_path)
+    assert chosen is None and len(skipped) == 1
