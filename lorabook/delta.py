@@ -25,7 +25,11 @@ For a d × k weight W₀ that a fine-tune changes to W₀ + ΔW:
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
+import torch
 
 from ._checks import as_matrix, check_int, rng
 
@@ -135,3 +139,56 @@ def intruder_dimensions(W0, W, top: int = 10, threshold: float = 0.5) -> int:
     U, _, _ = np.linalg.svd(W, full_matrices=False)
     best = np.abs(U[:, :top].T @ U0).max(axis=1)
     return int(np.sum(best < threshold))
+
+
+# ---------------------------------------------------------------------------- ΔW out of a model
+
+_LINEAR = re.compile(r"layers\.(\d+)\..*?\b(q_proj|k_proj|v_proj|out_proj|fc1|fc2)\b")
+
+
+def short_name(name: str) -> str:
+    """ "base_model.model.model.decoder.layers.3.self_attn.q_proj(.weight)" → "3.q_proj"."""
+    found = _LINEAR.search(name)
+    if not found:
+        raise ValueError(f"name must name a linear layer of an OPT block, got {name!r}")
+    return f"{found[1]}.{found[2]}"
+
+
+def lora_factors(model) -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
+    """(A, B, s) of every LoRA layer of a peft model, by short name: ΔW = s·B·A, s = α/r (or α/√r)."""
+    from peft.tuners.lora import LoraLayer
+
+    found = {}
+    for name, module in model.named_modules():
+        if isinstance(module, LoraLayer):
+            for adapter in module.active_adapters:
+                A, B = module.lora_A[adapter].weight, module.lora_B[adapter].weight
+                found[short_name(name)] = (A.detach(), B.detach(), float(module.scaling[adapter]))
+    if not found:
+        raise ValueError("model must be a peft model with LoRA layers; it has none")
+    return found
+
+
+def lora_deltas(model) -> dict[str, torch.Tensor]:
+    """ΔW = s·B·A of every LoRA layer of a peft model, by short name (d_out × d_in, rank ≤ r)."""
+    return {name: s * (B @ A) for name, (A, B, s) in lora_factors(model).items()}
+
+
+def base_weights(base, names) -> dict[str, torch.Tensor]:
+    """W₀ of the linear layers `names` (short names) of the base model."""
+    found = {
+        short_name(k): p.detach()
+        for k, p in base.named_parameters()
+        if k.endswith(".weight") and _LINEAR.search(k)
+    }
+    return {k: found[k] for k in names}
+
+
+def update_norm(deltas: dict[str, torch.Tensor]) -> float:
+    """‖ΔW‖_F over all the matrices a run changed: √(Σ ‖ΔWᵢ‖_F²)."""
+    return math.sqrt(sum(float(d.double().norm()) ** 2 for d in deltas.values()))
+
+
+def moved(factors: dict, initial: dict) -> dict[str, float]:
+    """‖A − A₀‖_F / ‖A₀‖_F of each LoRA layer: how far training took A from its random start."""
+    return {n: float((factors[n][0] - initial[n][0]).norm() / initial[n][0].norm()) for n in factors}

@@ -23,8 +23,6 @@ import copy
 import dataclasses
 import hashlib
 import json
-import math
-import re
 import shutil
 import sys
 import tempfile
@@ -35,6 +33,8 @@ import torch
 
 from . import files, pretrain, standin
 from . import finetune as F
+from .delta import lora_deltas, lora_factors, short_name
+from .finetune.scoring import quotes_loss
 
 SHIPPED = Path(__file__).parent / "data" / "learned"
 
@@ -245,36 +245,6 @@ def load(run_id: str, base, path: Path = SHIPPED):
 
 # ---------------------------------------------------------------------------- what each run changed
 
-_LINEAR = re.compile(r"layers\.(\d+)\..*?\b(q_proj|k_proj|v_proj|out_proj|fc1|fc2)\b")
-
-
-def short_name(name: str) -> str:
-    """ "base_model.model.model.decoder.layers.3.self_attn.q_proj(.weight)" → "3.q_proj"."""
-    found = _LINEAR.search(name)
-    if not found:
-        raise ValueError(f"name must name a linear layer of an OPT block, got {name!r}")
-    return f"{found[1]}.{found[2]}"
-
-
-def lora_factors(model) -> dict[str, tuple[torch.Tensor, torch.Tensor, float]]:
-    """(A, B, s) of every LoRA layer of a peft model, by short name: ΔW = s·B·A, s = α/r (or α/√r)."""
-    from peft.tuners.lora import LoraLayer
-
-    found = {}
-    for name, module in model.named_modules():
-        if isinstance(module, LoraLayer):
-            for adapter in module.active_adapters:
-                A, B = module.lora_A[adapter].weight, module.lora_B[adapter].weight
-                found[short_name(name)] = (A.detach(), B.detach(), float(module.scaling[adapter]))
-    if not found:
-        raise ValueError("model must be a peft model with LoRA layers; it has none")
-    return found
-
-
-def lora_deltas(model) -> dict[str, torch.Tensor]:
-    """ΔW = s·B·A of every LoRA layer of a peft model, by short name (d_out × d_in, rank ≤ r)."""
-    return {name: s * (B @ A) for name, (A, B, s) in lora_factors(model).items()}
-
 
 def full_deltas(run_id: str, path: Path = SHIPPED, names=None) -> dict[str, torch.Tensor]:
     """ΔW = W − W₀ of every linear layer (or those in `names`) of a full fine-tune, by short name."""
@@ -287,16 +257,6 @@ def full_deltas(run_id: str, path: Path = SHIPPED, names=None) -> dict[str, torc
         if k.endswith("proj.weight") or k.endswith(("fc1.weight", "fc2.weight"))
     }
     return {k: found[k] for k in (names or found)}
-
-
-def base_weights(base, names) -> dict[str, torch.Tensor]:
-    """W₀ of the linear layers `names` (short names) of the base model."""
-    found = {
-        short_name(k): p.detach()
-        for k, p in base.named_parameters()
-        if k.endswith(".weight") and _LINEAR.search(k)
-    }
-    return {k: found[k] for k in names}
 
 
 def deltas(run_id: str, model, path: Path = SHIPPED) -> dict[str, torch.Tensor]:
@@ -313,28 +273,6 @@ def initial_factors(run_id: str, base) -> dict[str, tuple[torch.Tensor, torch.Te
     cfg = config(run_id)
     set_seed(cfg.seed)  # as finetune.run: the seed, then the model; loading and tokenizing draw nothing
     return lora_factors(F.apply_lora(copy.deepcopy(base), cfg))
-
-
-def quotes_batch(tokenizer):
-    """The nineteen quotes as the fine-tunes see them: EOS appended, padded, labels −100 on padding."""
-    from transformers import DataCollatorForLanguageModeling
-
-    cfg = F.PROFILES["stand-in"]
-    with F.bars(False):
-        data = F.tokenize(F.load_quotes(cfg), tokenizer, cfg.append_eos)
-    return DataCollatorForLanguageModeling(tokenizer, mlm=False)([data[i] for i in range(len(data))])
-
-
-@torch.no_grad()
-def quotes_loss(model, batch) -> float:
-    """Mean cross-entropy (nats per token) on the quotes, in eval mode: what the fine-tune minimised."""
-    model.eval()
-    return model(**batch).loss.item()
-
-
-def heldout_sample(tokenizer, every: int = 5) -> torch.Tensor:
-    """Every `every`-th held-out window of the stand-in's corpus (Python's docs it never trained on)."""
-    return standin.heldout_rows(tokenizer)[::every]
 
 
 def evaluate(run_id: str, base, tokenizer, batch, heldout, path: Path = SHIPPED) -> dict:
@@ -379,16 +317,6 @@ def table(results: dict[str, dict], run_ids, labels=None):
 
     rows = {(labels or {}).get(i, results[i]["label"]): {c: results[i][c] for c in COLUMNS} for i in run_ids}
     return pd.DataFrame(rows).T.astype(float).style.format(COLUMNS, na_rep="–")
-
-
-def update_norm(deltas: dict[str, torch.Tensor]) -> float:
-    """‖ΔW‖_F over all the matrices a run changed: √(Σ ‖ΔWᵢ‖_F²)."""
-    return math.sqrt(sum(float(d.double().norm()) ** 2 for d in deltas.values()))
-
-
-def moved(factors: dict, initial: dict) -> dict[str, float]:
-    """‖A − A₀‖_F / ‖A₀‖_F of each LoRA layer: how far training took A from its random start."""
-    return {n: float((factors[n][0] - initial[n][0]).norm() / initial[n][0].norm()) for n in factors}
 
 
 def main(argv=None) -> int:

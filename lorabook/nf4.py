@@ -31,7 +31,7 @@ from ._checks import check_int
 BLOCK = 64  # QLoRA's block size for the weights
 BLOCK2 = 256  # its block size for the absmax values in double quantization
 OFFSET = 0.5 * ((1 - 1 / (2 * 15)) + (1 - 1 / (2 * 16)))  # δ: the extreme level's quantile probability
-_PHI_INV = NormalDist().inv_cdf
+PHI_INV = NormalDist().inv_cdf
 
 
 def level_probabilities(offset: float = OFFSET) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +44,8 @@ def level_probabilities(offset: float = OFFSET) -> tuple[np.ndarray, np.ndarray]
 def nf4_code(offset: float = OFFSET) -> np.ndarray:
     """The 16 NF4 levels in ascending order, in [−1, 1], with 0 among them."""
     positive, negative = level_probabilities(offset)
-    levels = [_PHI_INV(p) for p in positive] + [0.0] + [-_PHI_INV(p) for p in negative]
-    return np.sort(np.array(levels)) / _PHI_INV(offset)
+    levels = [PHI_INV(p) for p in positive] + [0.0] + [-PHI_INV(p) for p in negative]
+    return np.sort(np.array(levels)) / PHI_INV(offset)
 
 
 def int4_code() -> np.ndarray:

@@ -7,7 +7,7 @@ Rounding moves each value by at most half a step, so |x - x̂| ≤ 1 / (2s).
 
 Vector-wise matmul (Dettmers et al. 2022, arXiv:2208.07339, §3.1): X (n×h) gets one scale per row, W (h×o) one
 per column, the int8 product is accumulated in int32, and C = (Xq Wq) / (s_x ⊗ s_w).
-LLM.int8() (§3.2) first takes out the feature columns of X that hold any |x| ≥ α (α = OUTLIER_THRESHOLD) and
+LLM.int8() (§3.2) first takes out the feature columns of X that hold any |x| ≥ τ (τ = OUTLIER_THRESHOLD) and
 multiplies them, with the matching rows of W, in fp16: C = X_O W_O (fp16) + vector-wise int8 (X_rest W_rest).
 """
 
@@ -165,7 +165,7 @@ def llm_int8_matmul(
     Args:
         X: activations, n×h (tokens × features).
         W: weights, h×o (the transpose of nn.Linear's weight).
-        threshold: α; a feature dimension is an outlier if any |x| in it reaches α
+        threshold: τ; a feature dimension is an outlier if any |x| in it reaches τ
             (the paper and bitsandbytes use OUTLIER_THRESHOLD).
         bitsandbytes_layout: do what bitsandbytes 0.50 does for an inference layer (has_fp16_weights=False):
             W is kept only as int8, so the outlier rows are dequantized int8, not fp16; and each row's absmax

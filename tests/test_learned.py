@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from lorabook import delta as D
 from lorabook import finetune as F
 from lorabook import learned as L
 from lorabook import standin
@@ -45,7 +46,7 @@ def test_initial_factors_are_the_ones_a_run_starts_from(tmp_path, base):
         L.config("qv-r4", output_dir=str(tmp_path)), max_steps=1, save_steps=1, learning_rate=1e-12
     )
     model, _, _ = F.run(cfg, overwrite=True, progress=False)
-    after_one_tiny_step = L.lora_factors(model)
+    after_one_tiny_step = D.lora_factors(model)
     for name, (A0, B0, s0) in L.initial_factors("qv-r4", base).items():
         A, B, s = after_one_tiny_step[name]
         torch.testing.assert_close(A, A0, rtol=0, atol=1e-9)
@@ -62,18 +63,18 @@ def test_lora_deltas_are_what_peft_merges_and_have_rank_at_most_r(base):
         for p in model.parameters():
             if p.requires_grad:
                 torch.nn.init.normal_(p)  # B = 0 at the start; a trained-looking B and A instead
-        deltas = L.lora_deltas(model)
+        deltas = D.lora_deltas(model)
         assert len(deltas) == 2 * base.config.num_hidden_layers
-        w0 = L.base_weights(base, deltas)
+        w0 = D.base_weights(base, deltas)
         merged = model.merge_and_unload()
-        w = L.base_weights(merged, deltas)
+        w = D.base_weights(merged, deltas)
         scale = cfg.lora_alpha / (cfg.r**0.5 if rslora else cfg.r)
         for name, d in deltas.items():
             torch.testing.assert_close(w[name] - w0[name], d, rtol=1e-4, atol=1e-4)
             assert torch.linalg.matrix_rank(d).item() == cfg.r  # fp32 tolerance: 256 · eps · σ₁
         assert {
             s
-            for _, _, s in L.lora_factors(get_peft_model(L.copy.deepcopy(base), F.lora_config(cfg))).values()
+            for _, _, s in D.lora_factors(get_peft_model(L.copy.deepcopy(base), F.lora_config(cfg))).values()
         } == {scale}
 
 
@@ -81,7 +82,7 @@ def test_full_run_delta_is_the_fine_tuned_model_minus_w0(base):
     model = L.load("full", base)
     deltas = L.full_deltas("full")
     assert len(deltas) == 6 * base.config.num_hidden_layers  # every linear layer of every block
-    w, w0 = L.base_weights(model, deltas), L.base_weights(base, deltas)
+    w, w0 = D.base_weights(model, deltas), D.base_weights(base, deltas)
     for name, d in deltas.items():
         torch.testing.assert_close(w[name] - w0[name], d, rtol=0, atol=1e-6)
 
@@ -100,21 +101,21 @@ def test_make_trains_what_is_missing_and_then_nothing(tmp_path, monkeypatch, bas
     )
     _, tokenizer = standin.load()
     row = L.evaluate(
-        "tiny", base, tokenizer, L.quotes_batch(tokenizer), L.heldout_sample(tokenizer, 40), tmp_path
+        "tiny", base, tokenizer, F.quotes_batch(tokenizer), F.heldout_sample(tokenizer, 40), tmp_path
     )
     assert 0 <= row["exact match"] <= len(standin.zen_of_python())
     assert set(row["deltas"]) == {f"{i}.{p}" for i in range(6) for p in ("q_proj", "v_proj")}
 
 
 def test_names_and_ids_are_checked():
-    assert L.short_name("base_model.model.model.decoder.layers.3.self_attn.q_proj") == "3.q_proj"
-    assert L.short_name("model.decoder.layers.10.fc2.weight") == "10.fc2"
+    assert D.short_name("base_model.model.model.decoder.layers.3.self_attn.q_proj") == "3.q_proj"
+    assert D.short_name("model.decoder.layers.10.fc2.weight") == "10.fc2"
     with pytest.raises(ValueError, match="name must name a linear layer"):
-        L.short_name("model.decoder.embed_tokens.weight")
+        D.short_name("model.decoder.embed_tokens.weight")
     with pytest.raises(ValueError, match="run_id must be one of"):
         L.config("r=3")
     with pytest.raises(ValueError, match="must be a peft model"):
-        L.lora_factors(torch.nn.Linear(2, 2))
+        D.lora_factors(torch.nn.Linear(2, 2))
 
 
 def test_runs_at_one_budget_train_about_as_many_parameters():

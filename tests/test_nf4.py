@@ -111,9 +111,11 @@ def test_nf4_figures_are_legible():
 
 
 def test_cli_selects_a_4bit_base(monkeypatch):
+    from lorabook.finetune import cli
+
     seen = {}
     monkeypatch.setattr(
-        F, "run", lambda cfg, **kw: seen.setdefault("cfg", cfg) and (None, None, {"completion": ""})
+        cli, "run", lambda cfg, **kw: seen.setdefault("cfg", cfg) and (None, None, {"completion": ""})
     )
     F.main(["--nf4", "--max-steps", "1"])
     assert seen["cfg"].load_in_4bit and not seen["cfg"].load_in_8bit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .style import PALETTE, label_bars, styled
@@ -25,8 +26,6 @@ def standin(report: dict, context: dict):
     Right: the held-out loss of the next token given its true context, the same context shuffled, and only
     the previous token; a model that ignored context would give three equal bars.
     """
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 2.9), width_ratios=(1.6, 1))
     losses = report["train_losses"]
     steps = np.arange(1, len(losses) + 1)
@@ -69,8 +68,6 @@ def comparison(logs: dict[str, list[dict]], matches: dict[str, int], n_quotes: i
     `logs` maps a method to its Trainer log_history; `matches` maps every method, "none" included, to the
     number of quotes whose second half it reproduces.
     """
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 2.9), width_ratios=(1.5, 1))
     for name, log in logs.items():
         logged = [h for h in log if "loss" in h and "step" in h]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ..formats import FORMATS, encode, get_format
@@ -16,7 +17,6 @@ FIELD_COLOURS = {"sign": PALETTE["red"], "exponent": PALETTE["sky"], "mantissa":
 @styled
 def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
     """One row of coloured boxes per format: the sign, exponent and mantissa bits of `x`, and their values."""
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     fmts = [get_format(f) for f in formats]
@@ -53,8 +53,6 @@ def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
 @styled
 def range_and_precision(formats=tuple(FORMATS)):
     """Left: the magnitudes each format holds (subnormal, normal). Right: its epsilon, the relative gap."""
-    import matplotlib.pyplot as plt
-
     fmts = [get_format(f) for f in formats]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 0.6 * len(fmts) + 1.6), sharey=True)
     ys = np.arange(len(fmts))[::-1]
@@ -80,8 +78,6 @@ def range_and_precision(formats=tuple(FORMATS)):
 @styled
 def underflow(gradients, formats=("FP16", "BF16"), loss_scale: float = 1.0):
     """Histogram of log10 |gradient| with each format's smallest subnormal: left of the line is zero."""
-    import matplotlib.pyplot as plt
-
     mags = np.log10(np.abs(gradients[gradients != 0]))
     fig, ax = plt.subplots(figsize=(7.2, 4.0))
     bins = np.linspace(mags.min() - 0.5, mags.max() + math.log10(loss_scale) + 0.5, 90)
@@ -115,8 +111,6 @@ def underflow(gradients, formats=("FP16", "BF16"), loss_scale: float = 1.0):
 @styled
 def master_weights(trajectories: dict, update: float):
     """A weight under repeated tiny SGD updates: in 16 bits it never moves; an FP32 master copy does."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     styles = ["-", "--", "-.", ":"]
     for (label, w), ls in zip(trajectories.items(), styles):
@@ -134,8 +128,6 @@ def model_sizes(sizes: dict, gpu_bytes: float | None = None, gpu_label: str = ""
     Args:
         sizes: {model name: {format name: bytes}}.
     """
-    import matplotlib.pyplot as plt
-
     models = list(sizes)
     fmts = list(next(iter(sizes.values())))
     fig, ax = plt.subplots(figsize=(7.0, 3.4))

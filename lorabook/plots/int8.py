@@ -3,16 +3,16 @@ curves, and the comparison with bitsandbytes."""
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
+from ..quant import OUTLIER_THRESHOLD
 from .style import PALETTE, label_bars, styled
 
 
 @styled
 def absmax_worked(x, q, x_hat):
     """Each value, its int8 code and its dequantized value: the round trip of absmax quantization."""
-    import matplotlib.pyplot as plt
-
     x, q, x_hat = (np.asarray(v, dtype=float).ravel() for v in (x, q, x_hat))
     fig, ax = plt.subplots(figsize=(7.2, 3.0))
     i = np.arange(len(x))
@@ -38,7 +38,6 @@ def absmax_worked(x, q, x_hat):
 @styled
 def outlier_damage(X, err_with, err_without, outlier_cols):
     """|X| with its outlier features, and the absmax error per entry with and without them in the scale."""
-    import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
     X, err_with, err_without = (np.abs(np.asarray(a, dtype=float)) for a in (X, err_with, err_without))
@@ -69,8 +68,6 @@ def outlier_damage(X, err_with, err_without, outlier_cols):
 @styled
 def decomposition(X, W, result):
     """LLM.int8() drawn with its own numbers: X·W = X_O·W_O (fp16) + X_rest·W_rest (int8), summed."""
-    import matplotlib.pyplot as plt
-
     X, W = np.asarray(X, dtype=float), np.asarray(W, dtype=float)
     cols = np.asarray(result.outlier_cols)
     keep = np.setdiff1d(np.arange(X.shape[1]), cols)
@@ -122,18 +119,16 @@ def decomposition(X, W, result):
 
 @styled
 def error_curves(thresholds, err_threshold, magnitudes, err_by_method: dict, baseline: float | None = None):
-    """Left: LLM.int8() error against the threshold α. Right: error against the outliers' size, per method."""
-    import matplotlib.pyplot as plt
-
+    """Left: LLM.int8() error against the threshold τ. Right: error against the outliers' size, per method."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.4))
     ax1.loglog(thresholds, err_threshold, "o-", color=PALETTE["blue"], ms=3)
-    ax1.axvline(6.0, color=PALETTE["grey"], ls="--", lw=1)
-    ax1.text(6.4, max(err_threshold), "α = 6", fontsize=8, va="top")
+    ax1.axvline(OUTLIER_THRESHOLD, color=PALETTE["grey"], ls="--", lw=1)
+    ax1.text(OUTLIER_THRESHOLD * 1.07, max(err_threshold), f"τ = {OUTLIER_THRESHOLD:g}", fontsize=8, va="top")
     if baseline is not None:
         ax1.axhline(baseline, color=PALETTE["green"], ls=":", label="fp16 matmul")
         ax1.legend(fontsize=8, loc="center right")
-    ax1.set(xlabel="threshold α", ylabel="relative error ‖C − XW‖ / ‖XW‖")
-    ax1.set_title("LLM.int8() against α", loc="left")
+    ax1.set(xlabel="threshold τ", ylabel="relative error ‖C − XW‖ / ‖XW‖")
+    ax1.set_title("LLM.int8() against τ", loc="left")
     for (label, errs), marker in zip(err_by_method.items(), "osd^"):
         ax2.semilogy(magnitudes, errs, marker + "-", ms=3, label=label)
     ax2.set(xlabel="outlier magnitude (× the other features)", ylabel="relative error")
@@ -145,8 +140,6 @@ def error_curves(thresholds, err_threshold, magnitudes, err_by_method: dict, bas
 @styled
 def error_bars(errors: dict, title: str):
     """Relative error of each way of computing X·W, as labelled bars on a log scale."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(7.6, 3.2))
     colours = [PALETTE[c] for c in ("red", "orange", "blue", "sky", "purple", "green")]
     bars = ax.bar(range(len(errors)), list(errors.values()), color=colours[: len(errors)])
@@ -160,8 +153,6 @@ def error_bars(errors: dict, title: str):
 @styled
 def footprints(sizes: dict):
     """get_memory_footprint() of one model loaded three ways, in MB."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(5.0, 3.0))
     bars = ax.bar(list(sizes), [v / 1e6 for v in sizes.values()], color=PALETTE["blue"])
     label_bars(ax, bars, "{:,.1f} MB")

@@ -3,6 +3,7 @@ similarity φ, amplification, learning against forgetting, and the scaling of B�
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .style import PALETTE, label_bars, styled
@@ -22,8 +23,6 @@ def spectra(full: dict[str, np.ndarray], lora: dict[str, np.ndarray], r: int, ra
     """Left: σᵢ/σ₁ of each adapted matrix's ΔW, full fine-tuning against LoRA at rank r (LoRA's are exactly
     zero past r). Right: relative error of the best rank-i approximation of full fine-tuning's ΔW, and of a
     `reference` spectrum (a Gaussian matrix of the same shape) if given."""
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.0))
     for spectra_, colour, name in ((full, FULL, "full fine-tuning"), (lora, LORA, f"LoRA, r = {r}")):
         for n, S in enumerate(spectra_.values()):
@@ -60,8 +59,6 @@ def spectra(full: dict[str, np.ndarray], lora: dict[str, np.ndarray], r: int, ra
 def ablation(by_rank: dict[int, dict], by_target: dict[str, dict], n_quotes: int):
     """Left: quotes reproduced and final loss against r (q, v; α = 2r). Right: the same at one budget of
     trainable parameters, spent on different matrices."""
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.0), width_ratios=(1.2, 1))
     ranks = list(by_rank)
     x = np.arange(len(ranks))
@@ -94,8 +91,6 @@ def ablation(by_rank: dict[int, dict], by_target: dict[str, dict], n_quotes: int
 def similarity(panels: dict[str, np.ndarray], k: int):
     """Heat maps of φ(i, j), one per panel, on one colour scale from 0 to 1, with its colour bar. `k` is the
     dimension the subspaces live in; random subspaces give max(i, j)/k."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, len(panels), figsize=(7.6, 2.9), squeeze=False)
     for ax, (title, phi) in zip(axes[0], panels.items()):
         im = ax.imshow(
@@ -122,8 +117,6 @@ def amplification(ranks, onto: dict[str, list], factors: dict[str, list]):
     """Left: ‖Uᵀ W₀ V‖_F for U, V from ΔW, from W₀ itself and random, against r. Right: the amplification
     factor ‖ΔW‖_F / ‖Uᵀ W₀ V‖_F of LoRA's and full fine-tuning's ΔW. Each entry of `onto` and `factors` is a
     list over ranks of per-matrix values."""
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.0))
     colours = {"ΔW's top r": LORA, "W₀'s top r": PALETTE["black"], "random r-planes": BASE}
     for name, values in onto.items():
@@ -148,8 +141,6 @@ def learn_forget(points: dict[str, dict], sweeps: dict[str, list[str]] = None):
     stand-in knew before): lower-left is better on both. `points` maps a label to its two losses, a kind
     ("base", "lora" or "full") and optionally `offset`, where its label goes in points; `sweeps` maps a name
     to the labels of points joined by a line (a rank or learning-rate sweep)."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(7.6, 3.6))
     colours = {"base": BASE, "lora": LORA, "full": FULL}
     styles = iter(["-", "--", ":"])
@@ -181,8 +172,6 @@ def learn_forget(points: dict[str, dict], sweeps: dict[str, list[str]] = None):
 def scaling(ranks, losses: dict[str, list], norms: dict[str, list], steps: int):
     """Final training loss and ‖ΔW‖_F (all adapted matrices) against r, for each rule of scaling B·A, after
     `steps` optimizer steps."""
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 2.9))
     colours = [LORA, PALETTE["orange"], PALETTE["green"]]
     for colour, name in zip(colours, losses):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .style import PALETTE, styled
@@ -14,8 +15,6 @@ def latency_vs_batch(by_batch: dict, title: str = ""):
     Args:
         by_batch: {batch size: {variant: {"median", "q1", "q3", …}}}, as lorabook.latency.ratios returns.
     """
-    import matplotlib.pyplot as plt
-
     batches = sorted(by_batch)
     variants = [v for v in by_batch[batches[0]] if v != "base"]
     colours = {
@@ -42,8 +41,6 @@ def latency_vs_batch(by_batch: dict, title: str = ""):
 @styled
 def trainable_vs_rank(ranks, percents: dict, total: int):
     """Trainable share of the model against r, one line per choice of target modules."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for label, pct in percents.items():
         ax.loglog(ranks, pct, "o-", ms=4, label=label)
@@ -57,8 +54,6 @@ def trainable_vs_rank(ranks, percents: dict, total: int):
 @styled
 def adapter_switching(accuracy: dict, tasks: list):
     """Accuracy of each adapter (rows) on each task (columns), as an annotated heatmap."""
-    import matplotlib.pyplot as plt
-
     rows = list(accuracy)
     M = np.array([[accuracy[r][t] for t in tasks] for r in rows])
     fig, ax = plt.subplots(figsize=(4.8, 0.6 * len(rows) + 1.2))

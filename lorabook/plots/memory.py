@@ -3,6 +3,7 @@ count that a fine-tune of BLOOM needs, and what each memory-saving technique buy
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .style import PALETTE, styled
@@ -50,8 +51,6 @@ def stacked_bars(breakdowns: dict, peaks: dict, gpu_sizes: dict, title: str = ""
 
     breakdowns: {workload: {category: bytes}}; peaks: {workload: bytes}; gpu_sizes: {label: bytes}.
     """
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(7.6, 0.5 * len(breakdowns) + 1.8))
     labels = list(breakdowns)[::-1]
     seen = set()
@@ -85,8 +84,6 @@ def predicted_vs_measured(ratios: dict, tolerance: float = 0.1):
 
     ratios: {workload: {component: predicted ÷ measured}}.
     """
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(7.6, 4.2))
     components = list(next(iter(ratios.values())))
     markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -112,8 +109,6 @@ def gpus_against_tokens(tokens, cards: dict, claimed: int, weights_only: int):
 
     cards: {rule: [cards at each token count]}.
     """
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(7.2, 3.4))
     for rule, counts in cards.items():
         ax.step(np.asarray(tokens) / 1e3, counts, where="post", label=rule)
@@ -136,8 +131,6 @@ def savings(before_after: dict, gpu_sizes: dict, title: str = ""):
 
     before_after: {technique: (bytes before, bytes after)}.
     """
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(7.6, 0.55 * len(before_after) + 1.6))
     labels = list(before_after)[::-1]
     for y, label in enumerate(labels):

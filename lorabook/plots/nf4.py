@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .style import PALETTE, label_bars, styled
@@ -29,8 +30,6 @@ def _labelled_line(ax, y: float, text: str, colour: str, x: float) -> None:
 def levels(codes: dict[str, np.ndarray], scale: float):
     """Top: the normal density that NF4's levels are quantiles of, drawn in the levels' units (σ = 1/scale,
     scale = Φ⁻¹(δ)), with the NF4 levels. Bottom: each code's levels on one line."""
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7.6, 3.8), height_ratios=(1.6, 1), sharex=True)
     x = np.linspace(-1.15, 1.15, 400)
     density = scale * np.exp(-((x * scale) ** 2) / 2) / np.sqrt(2 * np.pi)
@@ -60,8 +59,6 @@ def levels(codes: dict[str, np.ndarray], scale: float):
 def errors(mse: dict[str, dict[str, float]], shares: np.ndarray):
     """Left: each code's mean squared error relative to NF4's, on each kind of weights (`mse` maps weights →
     code → error). Right: the share of Gaussian values each NF4 level receives, against an equal share."""
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.0), width_ratios=(1, 1.1))
     kinds, names = list(mse), list(next(iter(mse.values())))
     width = 0.8 / len(names)
@@ -93,8 +90,6 @@ def bases(
 ):
     """Left: the training loss of the seed's adapter on each base. Right: the base's linear weights in MB,
     with the quotes each reproduces after training written on the bars."""
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.0), width_ratios=(1.4, 1))
     colours = [PALETTE["grey"], PALETTE["orange"], PALETTE["blue"]]
     for colour, (name, values) in zip(colours, losses.items()):
@@ -113,8 +108,6 @@ def bases(
 def memory(peaks: dict[str, dict[str, float]], gpu_gb: float, gpu_name: str):
     """Estimated peak GB of one LoRA training step for each model (`peaks` maps model → base → GB), with a
     GPU's memory as a line."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(7.6, 2.9))
     models, kinds = list(peaks), list(next(iter(peaks.values())))
     width = 0.8 / len(kinds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ..rank import break_even_rank, dense_params, low_rank_params, singular_values
@@ -17,8 +18,6 @@ def singular_values_against_tolerance(cases):
     Args:
         cases: a list of (title, A, tol, exact_rank) tuples.
     """
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, len(cases), figsize=(3.3 * len(cases), 3.2), squeeze=False)
     for ax, (title, A, tol, exact) in zip(axes[0], cases):
         S = singular_values(A)
@@ -47,8 +46,6 @@ def singular_values_against_tolerance(cases):
 @styled
 def product_rank(d: int, k: int, rs, ranks, example_r: int, example_S):
     """Left: rank(B A) against r, on the bound min(r, d, k). Right: the spectrum of one B A, cliff at r."""
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.4))
     rs = np.asarray(rs)
     ax1.plot(rs, np.minimum(rs, min(d, k)), color=PALETTE["grey"], lw=2, label="bound min(r, d, k)")
@@ -66,8 +63,6 @@ def product_rank(d: int, k: int, rs, ranks, example_r: int, example_S):
 @styled
 def parameter_counts(sizes, max_r: int | None = None):
     """Numbers stored for ΔW: d·k (flat) against r·(d + k) (growing with r), one panel per (d, k)."""
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, len(sizes), figsize=(4 * len(sizes), 3.4), squeeze=False)
     for ax, (d, k) in zip(axes[0], sizes):
         rs = np.arange(1, (max_r or min(d, k)) + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ..svd import energy_captured, low_rank_approximation, relative_error, storage_ratio
@@ -19,8 +20,6 @@ def eckart_young(ks, svd_errors, rival_errors, gd_k: int, gd_losses):
         gd_k: the rank of the gradient-descent fit shown on the right.
         gd_losses: ‖A − B C‖_F after each gradient step.
     """
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.5))
     for j, (k, errs) in enumerate(zip(ks, rival_errors)):
         jitter = np.linspace(-0.25, 0.25, len(errs))
@@ -33,11 +32,11 @@ def eckart_young(ks, svd_errors, rival_errors, gd_k: int, gd_losses):
             color=PALETTE["orange"],
             label="random subspace Q Qᵀ A" if j == 0 else None,
         )
-    ax1.plot(ks, svd_errors, "o-", color=PALETTE["blue"], label="truncated SVD A_k")
-    ax1.set(xlabel="rank k", ylabel="‖A − X‖_F", title="no rank-k matrix beats A_k")
+    ax1.plot(ks, svd_errors, "o-", color=PALETTE["blue"], label="truncated SVD A_r")
+    ax1.set(xlabel="rank r", ylabel="‖A − X‖_F", title="no rank-r matrix beats A_r")
     ax1.legend()
     steps = np.arange(len(gd_losses))
-    ax2.loglog(steps[1:], gd_losses[1:], color=PALETTE["green"], label=f"gradient descent on B C, k = {gd_k}")
+    ax2.loglog(steps[1:], gd_losses[1:], color=PALETTE["green"], label=f"gradient descent on B C, r = {gd_k}")
     ax2.axhline(svd_errors[list(ks).index(gd_k)], color=PALETTE["blue"], ls="--", label="Eckart–Young bound")
     ax2.set(xlabel="gradient step", ylabel="‖A − B C‖_F", title="a fitted B C reaches the bound, never below")
     ax2.legend()
@@ -47,21 +46,19 @@ def eckart_young(ks, svd_errors, rival_errors, gd_k: int, gd_losses):
 @styled
 def energy_and_error(spectra: dict):
     """Energy kept E_k and relative error ‖A − A_k‖_F / ‖A‖_F against k, for each named spectrum."""
-    import matplotlib.pyplot as plt
-
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.3))
     for name, S in spectra.items():
         k = np.arange(1, len(S) + 1)  # from k = 1: a log axis has no room for k = 0 (E_0 = 0, error 1)
         ax1.plot(k, energy_captured(S)[1:], label=name)
         ax2.plot(k, relative_error(S)[1:], label=name)
     ax1.set(
-        xlabel="rank k (log scale)",
+        xlabel="rank r (log scale)",
         ylabel="energy kept $E_k$",
         title=r"$E_k = \sum_{i \leq k} \sigma_i^2 \,/\, \sum_i \sigma_i^2$",
         xscale="log",
     )
     ax2.set(
-        xlabel="rank k (log scale)",
+        xlabel="rank r (log scale)",
         ylabel="relative error",
         title=r"$\Vert A - A_k \Vert_F \,/\, \Vert A \Vert_F$",
         xscale="log",
@@ -72,9 +69,7 @@ def energy_and_error(spectra: dict):
 
 @styled
 def image_reconstructions(image, ks):
-    """The image rebuilt from its k largest singular triplets; relative error and storage under each panel."""
-    import matplotlib.pyplot as plt
-
+    """The image rebuilt from its r largest singular triplets; relative error and storage under each panel."""
     m, n = image.shape
     panels = len(ks) + 1
     cols = min(panels, 3)  # at most three across, so the labels stay legible at the book's width
@@ -95,7 +90,7 @@ def image_reconstructions(image, ks):
             ax.set_xlabel("error 0\nstorage 100%", fontsize=9)
         else:
             err = np.linalg.norm(image - shown) / norm
-            ax.set_title(f"k = {k}", fontsize=9)
+            ax.set_title(f"r = {k}", fontsize=9)
             ax.set_xlabel(f"error {err:.1%}\nstorage {storage_ratio(m, n, k):.1%}", fontsize=9)
     return fig
 
@@ -103,8 +98,6 @@ def image_reconstructions(image, ks):
 @styled
 def spectra(named_spectra: dict, r: int):
     """Singular values over σ₁ of each named matrix, on a log axis; a structured one drops after r."""
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for name, S in named_spectra.items():
         ax.semilogy(np.arange(1, len(S) + 1), S / S[0], ".-", ms=3, lw=1, label=name)

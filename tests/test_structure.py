@@ -1,0 +1,135 @@
+"""The library's shape: no import cycle, low-level modules that know nothing of the high-level ones, small
+modules, and chapters and tests that use only public names."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "lorabook"
+LOW = ("formats", "quant", "lora", "svd", "rank")  # the math: numbers, matrices, the LoRA layer
+HIGH = ("memory", "profiling", "budget", "saved", "finetune", "plots", "learned", "gpu_memory", "standin")
+MAX_LINES = 350
+# Private names a test may still reach, each with its reason.
+ALLOWED_PRIVATE = {
+    # fault injection: the test kills pretraining right after a state save. pretrain.py's source is hashed
+    # into the shipped stand-in's recipe key, so renaming the function would make the shipped weights stale.
+    ("test_standin.py", "pretrain._save_state"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, top_level_only: bool):
+    """The lorabook modules `path` imports (resolving relative imports), at module level or anywhere."""
+    tree = ast.parse(path.read_text())
+    here = module_name(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            if base.split(".")[0] != "lorabook":
+                continue
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(
+                    candidate
+                    if (ROOT / Path(*candidate.split("."))).with_suffix(".py").exists()
+                    or (ROOT / Path(*candidate.split("."))).is_dir()
+                    else base
+                )
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "lorabook"}
+    return found - {module_name(path)}
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_no_import_cycle_at_module_level():
+    graph = {module_name(p): imports(p, top_level_only=True) for p in MODULES}
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycle = stack[stack.index(nxt) :] + [nxt] if nxt in stack else [node, nxt]
+                pytest.fail("import cycle: " + " → ".join(cycle))
+            if nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in graph:
+        if node not in state:
+            visit(node, [node])
+
+
+@pytest.mark.parametrize("low", LOW)
+def test_the_math_modules_import_nothing_high_level(low):
+    used = imports(PACKAGE / f"{low}.py", top_level_only=False)
+    bad = [m for m in used if m.split(".")[1] in HIGH]
+    assert bad == [], f"lorabook.{low} imports {bad}"
+
+
+def test_the_estimator_imports_neither_the_fine_tune_nor_the_profiler():
+    text = (PACKAGE / "memory.py").read_text()
+    assert "finetune" not in imports(PACKAGE / "memory.py", top_level_only=False)
+    assert "torch.profiler" not in text and "lorabook.finetune" not in text
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_every_module_is_small(path):
+    assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+def private_uses(path: Path):
+    """Private lorabook names that a chapter or test imports or reaches as module attributes."""
+    text = path.read_text()
+    if path.suffix == ".md":
+        text = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, flags=re.S))
+        text = "\n".join(line for line in text.splitlines() if not line.startswith(":"))
+    tree = ast.parse(text)
+    aliases, found = {}, set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lorabook"):
+            for alias in node.names:
+                if any(part.startswith("_") for part in [*node.module.split("."), alias.name]):
+                    found.add(f"{node.module}.{alias.name}")
+                aliases[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("lorabook"):
+                    aliases[alias.asname or alias.name.split(".")[0]] = alias.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            if node.attr.startswith("_") and not node.attr.startswith("__"):
+                found.add(f"{aliases[node.value.id].split('.')[-1]}.{node.attr}")
+    return {(path.name, name) for name in found}
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "tests").rglob("test_*.py")) + sorted((ROOT / "chapters").glob("*.md")),
+    ids=lambda p: p.name,
+)
+def test_chapters_and_tests_use_only_public_names(path):
+    assert private_uses(path) - ALLOWED_PRIVATE == set()
+
+
+def test_the_private_use_check_sees_an_import_and_an_attribute(tmp_path):
+    probe = tmp_path / "test_probe.py"
+    probe.write_text("from lorabook import quant as Q\nfrom lorabook._checks import rng\nQ._secret(1)\n")
+    assert private_uses(probe) == {
+        ("test_probe.py", "lorabook._checks.rng"),
+        ("test_probe.py", "quant._secret"),
+    }
