@@ -29,6 +29,9 @@ INT8_MAX_OUTLIER_DIMS_UP_TO = Cited(13e9, "dettmers2022llmint8", "§4.1", "model
 INT8_SHARE_IN_8BIT = Cited(
     0.999, "dettmers2022llmint8", "abstract, §3.2", "share of values multiplied in 8-bit"
 )
+INT8_SPEED_6_7B = Cited(
+    0.86, "dettmers2022llmint8", "appendix, inference speed table", "LLM.int8() speed ÷ fp16 speed at 6.7B"
+)
 INT8_THRESHOLD = Cited(6.0, "dettmers2022llmint8", "§3.2", "outlier threshold τ")
 
 # ---------------------------------------------------------------------------- QLoRA (Dettmers et al. 2023)

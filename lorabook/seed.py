@@ -30,11 +30,12 @@ class Recipe:
     # The sequence length the book budgets the seed's memory for. The seed sets none (its quotes are short);
     # 512 tokens is a common fine-tuning length, and the GPU measurement uses it too.
     seq: int = 512
-    # The prompt the seed generates from after training, and the completion its article shows (abridged
-    # there to its first sentence; the errata page quotes it whole).
+    # The prompt the seed generates from after training, and the completion its article shows, whole: the
+    # article calls it not perfect, for the repeated clause.
     prompt: str = "Two things are infinite:"
     completion: str = (
         "Two things are infinite: the universe and human stupidity; and I'm not sure about the universe."
+        " I'm not sure about the universe either."
     )
 
 

@@ -99,7 +99,10 @@ def test_typed_number_finder_catches_a_typed_number():
     assert typed_numbers("it trains {glue:text}`n:,d` parameters of $d \\cdot k$ in OPT-6.7B") == []
 
 
-@pytest.mark.parametrize("path", [*CHAPTERS, ROOT / "intro.md", ROOT / "errata.md"], ids=lambda p: p.name)
+BACK_MATTER = [ROOT / name for name in ("intro.md", "errata.md", "notation.md", "glossary.md")]
+
+
+@pytest.mark.parametrize("path", [*CHAPTERS, *BACK_MATTER], ids=lambda p: p.name)
 def test_prose_types_no_numbers(path):
     markdown = "\n".join(cells(path, "markdown")) if path.parent.name == "chapters" else path.read_text()
     assert typed_numbers(markdown) == []

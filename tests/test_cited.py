@@ -24,3 +24,23 @@ def test_the_llm_int8_threshold_is_the_papers_and_transformers_default():
 
     default = inspect.signature(quant.llm_int8_matmul).parameters["threshold"].default
     assert default == cited.INT8_THRESHOLD.value == BitsAndBytesConfig(load_in_8bit=True).llm_int8_threshold
+
+
+def test_the_seeds_eight_cards_for_bloom_inference_are_the_weights_floor_rounded_up_to_one_node():
+    """The int8 and formats chapters: BLOOM-176B's 16-bit weights need ⌈bytes / 80 GB⌉ A100s; the seed's count
+    for inference is that floor rounded up to one whole NVLink node."""
+    import math
+
+    from lorabook import models
+
+    bloom_bytes = 2 * models.parameter_count(models.meta_model(models.bloom_config()))
+    floor = math.ceil(bloom_bytes / cited.A100_MEMORY.value)
+    assert floor < cited.BLOOM_INFERENCE_GPUS.value == cited.A100_PER_NODE.value
+
+
+def test_the_seeds_completion_is_quoted_whole():
+    from lorabook.seed import SEED
+
+    assert SEED.completion.startswith(SEED.prompt)
+    assert SEED.completion.count("I'm not sure about the universe") == 2  # the repetition the seed shows
+

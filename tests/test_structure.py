@@ -133,3 +133,48 @@ def test_the_private_use_check_sees_an_import_and_an_attribute(tmp_path):
         ("test_probe.py", "lorabook._checks.rng"),
         ("test_probe.py", "quant._secret"),
     }
+
+
+def code_of(path: Path) -> str:
+    if path.suffix == ".md":
+        cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", path.read_text(), flags=re.S)
+        return "\n".join(line for c in cells for line in c.splitlines() if not line.startswith(":"))
+    return path.read_text()
+
+
+def typed_settings(path: Path) -> set[str]:
+    """The seed's settings that `path`'s code types as literals: r=16, α=32 (any spelling), threshold 6.0."""
+    seed = {"r": 16, "lora_alpha": 32, "alpha": 32, "threshold": 6.0}
+    found = set()
+    for node in ast.walk(ast.parse(code_of(path))):
+        pairs = []
+        if isinstance(node, ast.keyword) and node.arg:
+            pairs.append((node.arg, node.value))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            pairs.append((node.target.id, node.value))
+        elif isinstance(node, ast.Assign):
+            pairs += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.arguments):
+            named = [*node.posonlyargs, *node.args]
+            pairs += [(a.arg, d) for a, d in zip(named[len(named) - len(node.defaults) :], node.defaults)]
+            pairs += [(a.arg, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]
+        for name, value in pairs:
+            if name in seed and isinstance(value, ast.Constant) and value.value == seed[name]:
+                found.add(f"{name}={value.value}")
+    return found
+
+
+def test_the_seeds_recipe_and_the_outlier_threshold_are_typed_in_one_place():
+    """r = 16 and α = 32 are typed in lorabook/seed.py only, the threshold 6.0 in lorabook/cited.py only (as
+    Cited(6.0, ...)); all other code and every chapter read them from there."""
+    sources = [*PACKAGE.rglob("*.py"), *(ROOT / "chapters").glob("*.md")]
+    typed = {p.name: typed_settings(p) for p in sources}
+    assert {name for name, found in typed.items() if found} == {"seed.py"}
+    assert typed["seed.py"] == {"r=16", "lora_alpha=32"}
+    assert "Cited(6.0," in (PACKAGE / "cited.py").read_text()
+
+
+def test_the_literal_finder_sees_keywords_defaults_and_assignments(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f(x, threshold=6.0):\n    g(r=16)\nlora_alpha: int = 32\nalpha = 32\nr = 8\n")
+    assert typed_settings(probe) == {"threshold=6.0", "r=16", "lora_alpha=32", "alpha=32"}
