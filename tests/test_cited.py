@@ -43,4 +43,3 @@ def test_the_seeds_completion_is_quoted_whole():
 
     assert SEED.completion.startswith(SEED.prompt)
     assert SEED.completion.count("I'm not sure about the universe") == 2  # the repetition the seed shows
-
