@@ -73,7 +73,7 @@ def test_every_pasted_number_is_glued_and_every_glued_value_is_pasted(path):
 # Words with digits that are names, not claims: model and format names, and pointers into a cited source.
 NAMES = re.compile(
     r"OPT-6\.7B|BLOOM-176B|GPT-3(?: 175B)?|GPT-2|\bOPT-\d+(?:\.\d+)?[mMbB]\b|LLM\.int8\(\)"
-    r"|\bint(?:4|8|32)\b|\b(?:b?float)(?:16|32|64)\b"
+    r"|(?i:\bint(?:4|8|32)\b)|\b(?:b?float)(?:16|32|64)\b"
     r"|(?i:\b(?:fp|bf|bp)(?:8|16|32)\b)|\bAVX512-BF16\b|\bE4M3\b|\bE5M2\b|\bE2M1\b|\b(?:NF|FP)4\b|\bA100s?\b|\bH100s?\b|\bH200s?\b"
     r"|\b(?:4|8|16|32)-bit\b|\b(?:8|16) bits\b"
     r"|IEEE 754|PEP \d+|(?:Fig\.|Figure|Table|§)\s?\d+(?:\.\d+)*"
