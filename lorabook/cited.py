@@ -68,6 +68,7 @@ BLOOM_INFERENCE_GPUS = Cited(8, "kuo2023lora", "the seed article", "A100s to run
 BLOOM_SEQ = Cited(2048, "bigscience2022bloom", "§3.5", "training sequence length")
 BLOOM_FINETUNE_GPUS = Cited(72, "kuo2023lora", "the seed article", "A100-80GBs said to fine-tune BLOOM-176B")
 ZERO_BYTES_PER_PARAM = Cited(16, "rajbhandari2020zero", "§3.1", "mixed-precision Adam: 2+2+12 bytes/param")
+ZERO_K = Cited(12, "rajbhandari2020zero", "§3.1", "K: optimizer-state bytes per parameter (fp32 copy, m, v)")
 HF_BYTES_PER_PARAM = Cited(18, "hf2023anatomy", "Anatomy of the model's memory", "6 + 4 + 8 bytes/param")
 A100_MEMORY = Cited(80e9, "nvidia2020a100", "specifications", "A100 80GB memory, bytes")
 A100_PER_NODE = Cited(8, "nvidia2020a100", "DGX A100 / HGX A100", "A100s in one NVLink node")

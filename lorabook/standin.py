@@ -103,7 +103,7 @@ def measure(path: Path, windows: int = 4096) -> dict:
     model, tokenizer = load(path)
     rows = heldout_rows(tokenizer, Recipe(**report(path)["recipe"]))
     found = {
-        "context_use": context_use(model, rows, context=min(64, rows.shape[1] - 1), windows=windows),
+        "context_use": context_use(model, rows, context=context_length(rows.shape[1]), windows=windows),
         "context_windows": windows,
         "head_limit": head_limit(model, quote_targets(tokenizer)),
     }
@@ -144,8 +144,18 @@ def heldout_rows(tokenizer, recipe: Recipe = RECIPE) -> torch.Tensor:
 # ---------------------------------------------------------------------------- what makes it a fair stand-in
 
 
+CONTEXT = 64  # tokens of context the stand-in's context test gives each prediction
+
+
+def context_length(row_length: int) -> int:
+    """The context the test uses on rows of `row_length` tokens: CONTEXT, or all but the predicted token."""
+    return min(CONTEXT, row_length - 1)
+
+
 @torch.no_grad()
-def context_use(model, rows: torch.Tensor, context: int = 64, windows: int = 1024, seed: int = 0) -> dict:
+def context_use(
+    model, rows: torch.Tensor, context: int = CONTEXT, windows: int = 1024, seed: int = 0
+) -> dict:
     """Loss of predicting a token from its real context, from the same context shuffled, and from one token.
 
     From `windows` random spots t of the held-out rows we predict x_t from

@@ -80,18 +80,63 @@ NAMES = re.compile(
 )
 
 
+def reader_text(markdown: str) -> str:
+    """What a reader reads: prose, plus the bodies of figure captions, admonitions, dropdowns and glossary
+    entries; without code cells, included source, directive arguments (file names) and options (`:name:`)."""
+    out, fence = [], None
+    for line in markdown.splitlines():
+        opening = re.match(r"^\s*(`{3,}|:{3,})\{([\w:-]+)\}", line)
+        if fence is None and opening:
+            fence = (opening.group(1), opening.group(2))
+            continue
+        if fence is not None and line.strip() == fence[0]:
+            fence = None
+            continue
+        if fence is not None and (
+            fence[1] in ("code-cell", "literalinclude") or re.match(r"^\s*:[\w-]+:", line)
+        ):
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 def typed_numbers(markdown: str) -> list[str]:
-    """Digits left in prose once code, math, roles, directives, labels and names are taken out."""
-    text = re.sub(r"```.*?```", " ", markdown, flags=re.S)  # directive and code fences
+    """Digits left in what a reader reads once math, roles, inline code, labels and names are taken out."""
+    text = reader_text(markdown)
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)  # plain code blocks (shell commands)
     text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)  # display math
-    text = re.sub(r"\$[^$]+\$", " ", text)  # inline math
-    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)  # roles: glue, cite, ref, numref, doc
+    text = re.sub(r"\$[^$]+\$", " ", text)  # inline math (math_numbers reads it)
+    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)  # roles: glue, cite, ref, numref, doc, term
     text = re.sub(r"`[^`]*`", " ", text)  # inline code
     text = re.sub(r"^\(.*\)=$", " ", text, flags=re.M)  # labels
     text = re.sub(r"^\s*\d+\.\s", " ", text, flags=re.M)  # numbered-list markers
     text = re.sub(r"^#+\s+\d+(?:–\d+)?\.\s", " ", text, flags=re.M)  # numbered steps in headings
     text = NAMES.sub(" ", text)
     return re.findall(r"[^\s]*\d[^\s]*", text)
+
+
+# Numbers that inline math may type, because they are the structure of a format, each with its reason and the
+# test that ties it to the code.
+MATH_STRUCTURAL = {
+    "127": "int8's largest code: s = 127 / max|x| (tests/test_quant.py keeps every code in -127..127)",
+    "128": "int8's smallest code, -128, that zero-point quantization uses (tests/test_quant.py)",
+    "256": "2^8, the number of int8 codes (tests/test_quant.py)",
+    "15": "NF4's offset: the extreme codes sit at 1 - 1/(2·15) and 1 - 1/(2·16) (tests/test_nf4.py)",
+    "16": "the same derivation's 16 quantiles (tests/test_nf4.py)",
+    "100": "-100, the label the collator puts on padding, for the loss to skip (tests/test_finetune.py)",
+}
+
+
+def math_numbers(markdown: str) -> list[str]:
+    """Numbers typed in inline math, other than indices, exponents and MATH_STRUCTURAL: decimals, and
+    integers of two digits or more: $0.3 \\cdot 127 = 38.1$ is arithmetic for the code to do."""
+    text = re.sub(r"\$\$.*?\$\$", " ", reader_text(markdown), flags=re.S)
+    found = []
+    for math in re.findall(r"\$([^$\n]+)\$", text):
+        math = re.sub(r"\\t?frac\d\d", " ", math)  # \tfrac12: one half
+        math = re.sub(r"[_^](?:\{[^}]*\}|\w)", " ", math)  # indices and exponents
+        found += [n for n in re.findall(r"\d+\.\d+|\d{2,}", math) if n not in MATH_STRUCTURAL]
+    return found
 
 
 def test_typed_number_finder_catches_a_typed_number():
@@ -106,6 +151,22 @@ BACK_MATTER = [ROOT / name for name in ("intro.md", "errata.md", "notation.md", 
 def test_prose_types_no_numbers(path):
     markdown = "\n".join(cells(path, "markdown")) if path.parent.name == "chapters" else path.read_text()
     assert typed_numbers(markdown) == []
+    assert math_numbers(markdown) == []
+
+
+def test_the_lint_reads_captions_admonitions_and_inline_math():
+    caption = "```{figure} ../figures/a.svg\n:name: fig-a\n:alt: 3 bars\n\nThe 16 mantissa bits.\n```"
+    assert typed_numbers(caption) == ["16"]  # the caption, not the file name or the options
+    box = ":::{admonition} Note\n:class: tip\nIt saves 42 GB.\n:::"
+    assert typed_numbers(box) == ["42"]
+    assert typed_numbers("```{code-cell} ipython3\nx = 42\n```") == []
+    assert math_numbers(
+        "then $0.3 \\cdot 127 = 38.1$ and $38/127$, with $2^{31}$, $x_{12}$ and $s = 127/m$"
+    ) == [
+        "0.3",
+        "38.1",
+        "38",
+    ]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
