@@ -261,3 +261,25 @@ def test_the_sphinx_extension_drops_thebe_scripts_only():
     context = {"script_files": scripts}
     drop_thebe(None, "p", "page.html", context, None)
     assert [s.filename for s in context["script_files"]] == ["_static/mathjax/tex-chtml.js"]
+
+
+# ---------------------------------------------------------------------------- the glue table
+
+
+def test_every_glued_key_maps_to_a_test_that_exists():
+    """tests/glue_table.py names the tests behind each glued number: every key has an entry, every entry a
+    key, and every test named is defined in its file."""
+    from glue_table import GLUE_TESTS
+
+    keys = {key for path in CHAPTERS for key in glued_keys(path)}
+    unmatched = sorted(k for k in keys if not any(re.fullmatch(p, k) for p, _, _ in GLUE_TESTS))
+    assert unmatched == [], f"glued keys with no test in tests/glue_table.py: {unmatched}"
+    unused = [p for p, _, _ in GLUE_TESTS if not any(re.fullmatch(p, k) for k in keys)]
+    assert unused == [], f"entries that match no glued key: {unused}"
+    defined = {}
+    for test in {t for _, tests, _ in GLUE_TESTS for t in tests}:
+        file, name = test.split("::")
+        if file not in defined:
+            tree = ast.parse((ROOT / "tests" / file).read_text())
+            defined[file] = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert name in defined[file], f"{test} is not a test in tests/{file}"

@@ -1,0 +1,547 @@
+"""Which test stands behind each number the book glues: a table from glue-key patterns to tests.
+
+Each entry is (pattern, tests, what): the keys the pattern matches in full, the tests (file::function) that
+assert the property behind those numbers, and a few words on what ties them. tests/test_book.py checks that
+every glued key matches an entry, that every entry matches a key, and that every test named exists.
+
+Three kinds of entry tie numbers without a dedicated property test, and say so:
+- ECHO: an input the chapter's code sets and shows (a matrix size, a rank, a step count), pasted so that the
+  prose cannot drift from the code: tests/test_book.py checks that each pasted number is glued.
+- CITED: a number quoted from a paper, with its source (tests/test_cited.py checks every one has one).
+- TIMED: a timing on this machine; the harness's interleaving, ratios and verdict wording are what is tested.
+"""
+
+GLUED = "test_book.py::test_every_pasted_number_is_glued_and_every_glued_value_is_pasted"
+CITED = ["test_cited.py::test_every_cited_number_names_a_source_in_the_bibliography"]
+TIMED = [
+    "test_lora.py::test_interleaved_timing_reports_every_variant_and_ratio_one_for_the_base",
+    "test_lora.py::test_describe_ratio_says_only_what_the_spread_allows",
+]
+FIGURES = [
+    "test_plots.py::test_figure_has_labelled_axes",
+    "test_plots.py::test_glue_refuses_a_figure_whose_text_the_book_would_show_under_9_px",
+]
+ECHO = [GLUED]
+EX = "test_exercises.py::"
+
+GLUE_TESTS = [
+    # every chapter
+    (
+        r"ch\w+_fig_\w+",
+        FIGURES,
+        "figures: labelled axes, and legible at the book's width (checked at glue time)",
+    ),
+    (
+        r"ch\w+_chapter_s|ch8_(train|full)_s|ch9_make_min|ch7b_s_(fp32|nf4)",
+        TIMED,
+        "TIMED: seconds on this machine",
+    ),
+    (r"ch\w+_(transformers|peft|bnb|accelerate)_version", ECHO, "ECHO: the installed versions"),
+    # 1. why fine-tune
+    (
+        r"ch1_(d|r|full|lora|ratio)",
+        [
+            "test_rank.py::test_seed_storage_example_is_d_times_k_against_r_times_d_plus_k",
+            "test_rank.py::test_factor_shapes_count_what_low_rank_params_says",
+        ],
+        "counts",
+    ),
+    (r"ch1_ex_(adapter|copies)", [EX + "test_why_fine_tune_adapters_per_copy_against_peft"], "exercise"),
+    (r"ch1_ex_break", [EX + "test_the_break_even_rank_is_the_last_that_saves"], "exercise"),
+    # 2. rank
+    (
+        r"ch2_(rank_V|rank_Vt)",
+        [
+            "test_rank.py::test_seed_example_V_and_its_transpose_have_rank_one",
+            "test_rank.py::test_row_rank_equals_column_rank",
+        ],
+        "",
+    ),
+    (
+        r"ch2_outer_(exact|num)",
+        [
+            "test_rank.py::test_rounded_outer_product_has_exact_rank_above_numerical_rank",
+            "test_rank.py::test_any_float_outer_product_has_numerical_rank_one",
+        ],
+        "",
+    ),
+    (
+        r"ch2_hilbert_(exact|num|smin|tol)",
+        [
+            "test_rank.py::test_hilbert_matrix_is_invertible_but_numerically_singular",
+            "test_rank.py::test_default_tolerance_matches_numpy_matrix_rank_convention",
+        ],
+        "",
+    ),
+    (r"ch2_(at_bound|gap_orders)", ["test_rank.py::test_rank_of_product_is_min_of_r_d_k"], "rank of BA"),
+    (
+        r"ch2_(dense|lowrank|saving)_100|ch2_(dense_4096|lowrank_4096_r16)",
+        ["test_rank.py::test_seed_storage_example_is_d_times_k_against_r_times_d_plus_k"],
+        "storage",
+    ),
+    (
+        r"ch2_break_even_(100|4096)",
+        ["test_rank.py::test_factors_are_cheaper_exactly_up_to_break_even_rank"],
+        "",
+    ),
+    (
+        r"ch2_(hilbert_n|d|k|draws|example_r|seed_d|seed_r|opt_d|opt_r)",
+        ECHO,
+        "ECHO: sizes and ranks the code sets",
+    ),
+    (r"ch2_ex_\w+", [EX + "test_rank_answers_against_sympy_and_the_count_by_hand"], "exercise"),
+    # 3. SVD
+    (
+        r"ch3_(orth_U|orth_V|recon)",
+        ["test_svd.py::test_svd_factors_are_orthonormal_descending_and_rebuild_A"],
+        "",
+    ),
+    (r"ch3_ey_(frob|spec)_gap", ["test_svd.py::test_eckart_young_identities"], "Eckart–Young"),
+    (r"ch3_best_rival_ratio", ["test_svd.py::test_no_rank_k_matrix_beats_truncated_svd"], ""),
+    (
+        r"ch3_gd_(excess|start_ratio)",
+        ["test_svd.py::test_gradient_descent_on_BC_converges_to_the_bound_from_above"],
+        "",
+    ),
+    (
+        r"ch3_e(90|99)_(struct|gauss|image)",
+        [
+            "test_svd.py::test_rank_for_energy_is_the_smallest_k_that_reaches_the_target",
+            "test_svd.py::test_energy_and_relative_error_are_consistent",
+        ],
+        "",
+    ),
+    (
+        r"ch3_img_(err|storage)",
+        [
+            "test_svd.py::test_storage_ratio_counts_the_stored_factors",
+            "test_plots.py::test_image_panels_say_error_and_storage_under_each",
+        ],
+        "",
+    ),
+    (r"ch3_cliff", ["test_svd.py::test_structured_matrix_has_a_cliff_at_r_and_gaussian_has_none"], ""),
+    (
+        r"ch3_(m|n|r_true|ks|rivals|draws|gd_steps|image_p|lo|hi|img_m|img_n|img_k)",
+        ECHO,
+        "ECHO: sizes, levels",
+    ),
+    (r"ch3_ex_\w+", [EX + "test_svd_answers_against_a_matrix_with_that_spectrum"], "exercise"),
+    # 4. LoRA
+    (r"ch4_(n_adapted|step0_diff)", ["test_lora.py::test_b_zero_gives_the_base_models_logits"], ""),
+    (
+        r"ch4_(merge_diff|roundtrip_diff)",
+        ["test_lora.py::test_merge_then_unmerge_round_trips_and_merged_equals_unmerged"],
+        "",
+    ),
+    (
+        r"ch4_(dense|lora)_100|ch4_seed_d",
+        ["test_rank.py::test_seed_storage_example_is_d_times_k_against_r_times_d_plus_k"],
+        "",
+    ),
+    (
+        r"ch4_opt_(trainable|total|pct|layers|d)|ch4_seed_(r|alpha)",
+        [
+            "test_lora.py::test_opt_6_7b_counts_are_arithmetic_identities_of_the_config",
+            "test_finetune.py::test_the_seed_profile_gives_the_seed_printout_on_a_meta_opt_6_7b",
+        ],
+        "the seed's printout",
+    ),
+    (r"ch4_seed_(pct|factor)", CITED, "CITED: the seed's 12.5%, and our count against it"),
+    (r"ch4_gpt3_\w+", ["test_lora.py::test_gpt3_lora_count_and_reduction"], "GPT-3's counts"),
+    (r"ch4_all_linear_r128", ["test_lora.py::test_our_counter_equals_peft_on_an_opt_config"], ""),
+    (r"ch4_t1_\w+|ch4_gpt2m_layers", CITED, "CITED: the LoRA paper's Table 1"),
+    (r"ch4_(lat_\w+|v_\w+|base_ms_\w+|vs_peft\w*|bmax)", TIMED, "TIMED: latency ratios and their verdicts"),
+    (
+        r"ch4_acc_(own|other|base)",
+        ["test_lora.py::test_two_adapters_on_one_frozen_base_each_learn_their_own_contradictory_task"],
+        "modularity",
+    ),
+    (
+        r"ch4_(base_kb|adapter_kb|opt_adapter_mb|opt_base_gb|opt_adapters_per_base)",
+        [
+            "test_lora.py::test_our_counter_equals_peft_on_an_opt_config",
+            "test_formats.py::test_model_bytes_is_params_times_element_size",
+        ],
+        "bytes = parameters × element size",
+    ),
+    (r"ch4_ex_(model|r|all)", [EX + "test_lora_answers_against_peft"], "exercise"),
+    (
+        r"ch4_ex_(r_low|r_high|alpha|ar_low|ar_high|as_low|as_high)",
+        [EX + "test_lora_answers_against_peft"],
+        "exercise",
+    ),
+    # 5. memory
+    (
+        r"ch5_(bloom_claim_\w+|a100_gb|gpt3_paper_\w+|zero_k|hf_bpp|adam8_block|node|bloom_positions|bloom_heads)",
+        CITED,
+        "CITED: the seed's, the papers' and the vendors' figures",
+    ),
+    (
+        r"ch5_(zero_bpp|adam8_bpp)",
+        [
+            "test_memory.py::test_full_finetune_costs_16_bytes_per_parameter_by_zero_and_18_by_hf",
+            "test_memory.py::test_8_bit_adam_states_are_two_bytes_plus_block_scales",
+        ],
+        "",
+    ),
+    (
+        r"ch5_(act_int8_gb|act_int8_ckpt_gb|ckpt_factor|nonre_gb)",
+        [
+            "test_memory.py::test_every_measured_component_matches_the_estimate",
+            "test_memory.py::test_non_reentrant_checkpointing_keeps_what_bitsandbytes_holds_on_ctx",
+        ],
+        "activations",
+    ),
+    (
+        r"ch5_(ratio_min|ratio_max|tol_exact|tol)",
+        [
+            "test_memory.py::test_the_stand_in_step_is_predicted_within_ten_percent",
+            "test_memory.py::test_every_measured_component_matches_the_estimate",
+        ],
+        "",
+    ),
+    (
+        r"ch5_(opt_params|full_peak_gb|seed_peak_gb|seed_ckpt_peak_gb|seed_gpu|seed_ckpt_gpu|full_over_seed)",
+        [
+            "test_memory.py::test_parameter_groups_are_exact_counts_of_the_config",
+            "test_memory.py::test_peak_is_resident_plus_the_larger_of_backward_start_and_end",
+            "test_memory.py::test_smallest_gpu_and_gpt3_shape",
+        ],
+        "the bill of the seed's step",
+    ),
+    (r"ch5_gpu_status", ["test_memory.py::test_the_gpu_script_runs_and_records_its_provenance"], ""),
+    (
+        r"ch5_bloom_(params|fp16_gb|min_cards|zero_tb|zero_cards_exact|zero_cards|hf_cards|implied_bpp)",
+        ["test_memory.py::test_bloom_weights_need_five_a100s_and_full_finetuning_about_35"],
+        "BLOOM",
+    ),
+    (
+        r"ch5_bloom_tp_(first|second)",
+        ["test_memory.py::test_tensor_parallel_sizes_divide_heads_hidden_and_vocabulary"],
+        "",
+    ),
+    (
+        r"ch5_bloom_(kv_mb|kv_room_min|kv_room_claim|act_mb|fill_zero|fill_hf|fill_hf_seqs)",
+        [
+            "test_memory.py::test_tokens_to_fill_is_the_budget_left_over_per_token_cost",
+            "test_memory.py::test_components_scale_as_they_should",
+        ],
+        "",
+    ),
+    (
+        r"ch5_gpt3_(params|full_tb|lora_gb|our_ratio|r)",
+        ["test_memory.py::test_smallest_gpu_and_gpt3_shape"],
+        "GPT-3",
+    ),
+    (
+        r"ch5_(accum_total|accum_micro|accum_before_gb|accum_after_gb|ckpt_saved|lora_saved)",
+        ["test_memory.py::test_every_technique_lowers_the_peak_and_accumulation_saves_memory_not_work"],
+        "techniques",
+    ),
+    (r"ch5_nf4_block", ["test_memory.py::test_nf4_weights_are_half_a_byte_plus_one_scale_per_64"], ""),
+    (r"ch5_(batch|seq|sb|ss)", ECHO, "ECHO: the seed's batch and length (lorabook.seed), the stand-in's"),
+    (
+        r"ch5_ex_\w+",
+        [EX + "test_memory_answers_activations_grow_with_the_batch_and_8bit_adam_by_hand"],
+        "exercise",
+    ),
+    # 6. number formats
+    (
+        r"ch6_(x|sign|exp_biased|bias|exp|mant|mant_hex|significand)",
+        [
+            "test_formats.py::test_0_15625_in_fp32_is_sign_0_exponent_124_mantissa_0x200000",
+            "test_formats.py::test_0_15625_is_exact_in_each_16_and_32_bit_format",
+        ],
+        "the worked example",
+    ),
+    (r"ch6_(n_fp16)", ["test_formats.py::test_fp16_decoding_matches_numpy_on_all_65536_patterns"], ""),
+    (
+        r"ch6_(fp16_max|bf16_max|fp32_max|fp16_digits|bf16_digits|fp32_digits|fp16_min_normal|fp16_min_sub|bf16_min_sub)",
+        ["test_formats.py::test_range_and_precision_agree_with_torch_finfo"],
+        "",
+    ),
+    (
+        r"ch6_(bf16_exp_bits|bf16_mant_bits|fp16_mant_bits|fp32_exp_bits|fp32_mant_bits|bf16_cut)",
+        ["test_formats.py::test_bf16_keeps_fp32_exponent_range_with_fewer_mantissa_bits"],
+        "",
+    ),
+    (
+        r"ch6_(big|big_square|overflow|overflow_bf16)",
+        ["test_formats.py::test_fp16_overflows_to_inf_not_nan_at_10k_times_10k"],
+        "",
+    ),
+    (
+        r"ch6_(lost_fp16|lost_bf16|grad_median)",
+        [
+            "test_precision.py::test_fp16_loses_exactly_the_gradients_below_half_its_smallest_subnormal",
+            "test_precision.py::test_bf16_loses_none_of_them_and_matches_torch",
+        ],
+        "",
+    ),
+    (
+        r"ch6_(loss_scale|loss_scale_log2|lost_scaled)",
+        ["test_precision.py::test_the_best_loss_scale_is_the_largest_power_of_two_that_overflows_nothing"],
+        "",
+    ),
+    (
+        r"ch6_(update|steps|half_gap|w_fp16|w_master)",
+        [
+            "test_precision.py::test_an_update_below_half_the_gap_never_moves_a_16_bit_weight_but_moves_its_master_copy"
+        ],
+        "",
+    ),
+    (
+        r"ch6_(n_opt|n_bloom|opt_fp32_gb|opt_16_gb|bloom_16_gb|bloom_32_gb|bloom_a100s|a100_gb|seed_bloom_gpus)",
+        [
+            "test_formats.py::test_model_bytes_is_params_times_element_size",
+            "test_cited.py::test_the_seeds_eight_cards_for_bloom_inference_are_the_weights_floor_rounded_up_to_one_node",
+        ],
+        "",
+    ),
+    (r"ch6_ex_\w+", [EX + "test_format_answers_against_numpy_and_torch"], "exercise"),
+    # 7. int8
+    (
+        r"ch7_(xmin|absmax|scale|max_err|half_step)",
+        [
+            "test_quant.py::test_absmax_error_is_at_most_half_a_step",
+            "test_quant.py::test_absmax_maps_the_largest_magnitude_to_127",
+        ],
+        "",
+    ),
+    (
+        r"ch7_zp\w*",
+        ["test_quant.py::test_zeropoint_error_is_at_most_half_a_step_and_uses_the_full_range"],
+        "",
+    ),
+    (
+        r"ch7_blog_\w+",
+        ["test_quant.py::test_the_blog_example_error_is_0_00079_not_0_008"],
+        "the blog's example",
+    ),
+    (r"ch7_max_h", ["test_quant.py::test_int8_matmul_accumulates_the_worst_case_without_overflow"], ""),
+    (
+        r"ch7_(err_tensor|err_vector|granularity_gain)",
+        ["test_quant.py::test_vectorwise_beats_tensorwise_when_rows_differ_in_scale"],
+        "",
+    ),
+    (
+        r"ch7_(n_outlier_dims|magnitude|codes_with|codes_without|err_rows_with|err_rows_without)",
+        ["test_quant.py::test_outlier_decomposition_is_far_more_accurate_than_vectorwise_int8"],
+        "one outlier ruins a row",
+    ),
+    (r"ch7_c_(emerge|max_dims|up_to|share|speed)", CITED, "CITED: the LLM.int8() paper"),
+    (r"ch7_c_tau", ["test_cited.py::test_the_llm_int8_threshold_is_the_papers_and_transformers_default"], ""),
+    (
+        r"ch7_(h|n_outliers_wide|int8_share|err_vw|err_llm|err_fp16|llm_gain|vw_err_m64|llm_err_m64|m_max)",
+        [
+            "test_quant.py::test_llm_int8_finds_exactly_the_outlier_columns",
+            "test_quant.py::test_outlier_decomposition_is_far_more_accurate_than_vectorwise_int8",
+        ],
+        "LLM.int8()",
+    ),
+    (
+        r"ch7_(bnb_err|ours_err|ours_over_bnb|layout_diff|out_max|ulp)",
+        [
+            "test_quant.py::test_our_llm_int8_is_no_less_accurate_than_bitsandbytes",
+            "test_quant.py::test_llm_int8_in_the_bitsandbytes_layout_agrees_with_bitsandbytes",
+        ],
+        "against bitsandbytes",
+    ),
+    (
+        r"ch7_(train_gap|eval_gap|train_err)",
+        ["test_quant.py::test_bitsandbytes_on_cpu_trains_with_weight_only_int8"],
+        "",
+    ),
+    (
+        r"ch7_(fp_fp32|fp_fp16|fp_int8|linear_ratio|scale_bytes|embed_share|q_ratio|d)",
+        ["test_quant.py::test_int8_linear_weights_take_half_of_fp16_plus_one_fp32_scale_per_row"],
+        "what int8 saves",
+    ),
+    (r"ch7_ex_\w+", [EX + "test_int8_answers_by_hand"], "exercise"),
+    # 7b. NF4
+    (
+        r"ch7b_(offset|table_gap|n_levels|n_pos|n_neg|step_pos|step_neg)",
+        [
+            "test_nf4.py::test_nf4_code_is_bitsandbytes_table",
+            "test_nf4.py::test_levels_sit_at_evenly_spaced_probabilities_on_each_side",
+        ],
+        "the code",
+    ),
+    (
+        r"ch7b_(cited_offset|gpu|qlora_params)",
+        CITED + ["test_nf4.py::test_offset_is_the_one_qlora_types"],
+        "CITED: QLoRA",
+    ),
+    (
+        r"ch7b_(block|n_values|deq_gap)",
+        [
+            "test_nf4.py::test_blockwise_codes_and_absmax_equal_bitsandbytes",
+            "test_nf4.py::test_quantization_is_idempotent_and_exact_on_levels",
+        ],
+        "",
+    ),
+    (
+        r"ch7b_(int4_gauss|fp4_gauss|int4_standin|fp4_standin|n_standin)",
+        [
+            "test_nf4.py::test_nf4_has_the_smallest_error_on_gaussian_weights",
+            "test_nf4.py::test_codes_int4_and_fp4",
+        ],
+        "",
+    ),
+    (
+        r"ch7b_(entropy|share_max|share_min|share_equal)",
+        ["test_nf4.py::test_usage_sums_to_one_and_entropy_is_at_most_four_bits"],
+        "",
+    ),
+    (
+        r"ch7b_(block2|big_rows|big_cols|bits|bits_dq|dq_saving|dq_error|opt_saving_gb|nf4_bits|absmax_bits)",
+        ["test_nf4.py::test_bits_per_parameter_match_bitsandbytes_tensors"],
+        "bits per parameter",
+    ),
+    (
+        r"ch7b_(r|steps|n_quotes|em_fp32|em_int8|em_nf4|loss_fp32|loss_nf4|mb_fp32|mb_int8|mb_nf4)",
+        [
+            "test_learned.py::test_every_shipped_run_is_current",
+            "test_learned.py::test_todays_code_redoes_the_first_steps_of_a_shipped_run",
+        ],
+        "the shipped int8 and NF4 runs",
+    ),
+    (
+        r"ch7b_(lost_median|lost_max|sep_loss|merged_loss|merged_em|repack_verdict|broken_loss)",
+        ["test_nf4.py::test_requantized_merge_of_nothing_is_the_base"],
+        "merging on a 4-bit base",
+    ),
+    (
+        r"ch7b_(mem_batch|mem_seq|opt_int8|opt_nf4|66_int8|66_nf4|66_nf4dq)",
+        ["test_memory.py::test_nf4_weights_are_half_a_byte_plus_one_scale_per_64"],
+        "",
+    ),
+    (r"ch7b_ex_\w+", [EX + "test_nf4_answers_by_hand"], "exercise"),
+    # 8. the fine-tune
+    (
+        r"ch8_(params|corpus_chars|train_tokens|tokens_seen|passes|heldout|uniform|initial|ppl_ratio|pretrain_min|standin_mb)",
+        [
+            "test_standin.py::test_the_shipped_stand_in_was_made_by_todays_recipe_and_code",
+            "test_standin.py::test_the_report_beats_uniform_guessing_on_held_out_documents",
+        ],
+        "the stand-in's report",
+    ),
+    (r"ch8_opt_ratio", ["test_memory.py::test_parameter_groups_are_exact_counts_of_the_config"], ""),
+    (
+        r"ch8_ctx_\w+",
+        [
+            "test_standin.py::test_the_stand_in_uses_its_context",
+            "test_standin.py::test_a_model_that_ignores_context_shows_no_gap",
+        ],
+        "context use",
+    ),
+    (r"ch8_head_limit", ["test_standin.py::test_the_limit_is_no_worse_than_what_the_model_reaches"], ""),
+    (
+        r"ch8_(layer_type|fp_8bit|fp_full)",
+        ["test_finetune.py::test_base_weights_are_int8_and_only_lora_trains"],
+        "",
+    ),
+    (
+        r"ch8_(manual_logits|peft_logits)",
+        ["test_finetune.py::test_manual_preparation_and_peft_differ_only_where_documented"],
+        "",
+    ),
+    (
+        r"ch8_(trainable|total|opt_trainable|opt_total|opt_pct|all_linear_trainable|full_trainable)",
+        [
+            "test_finetune.py::test_the_seed_profile_gives_the_seed_printout_on_a_meta_opt_6_7b",
+            "test_lora.py::test_our_counter_equals_peft_on_an_opt_config",
+        ],
+        "counts",
+    ),
+    (
+        r"ch8_default_\w+",
+        ["test_finetune.py::test_lora_config_defaults_are_the_ones_the_seed_lists"],
+        "peft's defaults",
+    ),
+    (r"ch8_map_\w+|ch8_n_many", TIMED, "TIMED: datasets' map, batched against one by one"),
+    (
+        r"ch8_(n_quotes|n_before|n_after|n_all_linear|n_full|steps|first_loss|last_loss|full_last_loss|steps_again)",
+        [
+            "test_finetune.py::test_the_seeds_recipe_learns_the_quotes_on_the_shipped_stand_in",
+            "test_finetune.py::test_exact_match_counts_whole_continuations",
+            "test_finetune.py::test_the_loss_decreases",
+        ],
+        "",
+    ),
+    (
+        r"ch8_(full_lr|variant_steps|seed_batch|r|alpha|dropout)",
+        ["test_finetune.py::test_the_stand_in_profile_keeps_the_seeds_lora_recipe"],
+        "the profiles",
+    ),
+    (
+        r"ch8_(adapter_mb|full_mb|adapter_kb|base_mb|reload_diff|n_reloaded|opt_adapter_mb)",
+        [
+            "test_finetune.py::test_the_adapter_is_saved_as_safetensors_and_reloads_to_the_same_logits",
+            "test_finetune.py::test_full_fine_tuning_trains_every_weight_and_reloads",
+        ],
+        "save and reload",
+    ),
+    (
+        r"ch8_(vram_weights|linear_b|rest_b|vram_lora|vram_peak|vram_seq)",
+        [
+            "test_memory.py::test_int8_weights_are_one_byte_plus_a_scale_per_row_plus_the_float_rest",
+            "test_memory.py::test_measured_bytes_of_an_8_bit_base_equal_the_prediction",
+        ],
+        "",
+    ),
+    (
+        r"ch8_seed_completion",
+        ["test_cited.py::test_the_seeds_completion_is_quoted_whole"],
+        "CITED: the seed's output",
+    ),
+    (r"ch8_ex_\w+", [EX + "test_finetune_answers_against_peft_on_the_stand_in"], "exercise"),
+    # 9. what LoRA learned
+    (
+        r"ch9_(steps|lr|dropout|gamma|full_steps|full_lr|n_runs|n_quotes|heldout_windows|level|r1|r2|r4|r8|r|r64|k|budget|"
+        r"layer|top|threshold|n_matrices|alpha|rs_alpha|low_lr)",
+        [
+            "test_learned.py::test_every_shipped_run_is_current",
+            "test_learned.py::test_runs_at_one_budget_train_about_as_many_parameters",
+        ],
+        "the runs' configuration (run keys)",
+    ),
+    (
+        r"ch9_(full_rank90_\w+|gaussian_rank90|lora_rank90_median|lora64_rank90_\w+|err16_\w+|energy16|lora_tail)",
+        [
+            "test_delta.py::test_lora_delta_has_rank_at_most_r_and_its_energy_is_exhausted_at_r",
+            "test_learned.py::test_full_run_delta_is_the_fine_tuned_model_minus_w0",
+            "test_learned.py::test_lora_deltas_are_what_peft_merges_and_have_rank_at_most_r",
+        ],
+        "spectra",
+    ),
+    (
+        r"ch9_(em_\w+|loss_q|loss_all|quotes_\w+|heldout_\w+|least_\w+|spread_\w+|loss64_\w+|loss4_\w+)",
+        [
+            "test_learned.py::test_every_shipped_run_is_current",
+            "test_finetune.py::test_exact_match_counts_whole_continuations",
+            "test_learned.py::test_todays_code_redoes_the_first_steps_of_a_shipped_run",
+        ],
+        "evaluations of the shipped runs",
+    ),
+    (
+        r"ch9_phi_\w+",
+        [
+            "test_delta.py::test_phi_of_random_subspaces_matches_max_i_j_over_k",
+            "test_delta.py::test_phi_is_one_for_the_same_subspace_and_in_the_unit_interval",
+        ],
+        "φ",
+    ),
+    (r"ch9_moved_(min|max)", ["test_learned.py::test_initial_factors_are_the_ones_a_run_starts_from"], ""),
+    (r"ch9_cited_amp\w*", CITED, "CITED: the LoRA paper's amplification"),
+    (
+        r"ch9_(amp\w+|onto_ratio4|w0_norm|lora_norm|full_norm)",
+        [
+            "test_delta.py::test_amplification_is_one_when_delta_is_w0s_own_top_part",
+            "test_delta.py::test_amplification_grows_as_delta_points_away_from_w0",
+        ],
+        "amplification",
+    ),
+    (r"ch9_intruders_\w+", ["test_delta.py::test_intruder_dimensions_are_new_strong_directions"], ""),
+    (r"ch9_ex_\w+", [EX + "test_learned_chance_level_against_random_subspaces"], "exercise"),
+]
