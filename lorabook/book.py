@@ -39,16 +39,32 @@ def plain(value):
 
 def glue(**values) -> None:
     """Glue each keyword as a value for the prose; in Jupyter, show the figures, and a table of the rest."""
+    from IPython.core.formatters import format_display_data
     from myst_nb import glue as _glue  # imported here: the library works without the book's toolchain
 
-    shown = {}
+    figures, others = {}, {}
     for key, value in values.items():
         if _is_figure(value):
             check_legible(value, key)  # every figure the book shows meets the legibility rule
-        value = plain(value)
-        _glue(key, value, display=False)
-        shown[key] = value
-    _show(shown)
+            figures[key] = format_display_data(value)  # rendered once: glued for the book, shown in Jupyter
+            _glue(key, _Rendered(*figures[key]), display=False)
+        else:
+            others[key] = plain(value)
+            _glue(key, others[key], display=False)
+    for key, (bundle, metadata) in figures.items():
+        _interactive_only(bundle, metadata, key)
+    if others:
+        _interactive_only(values_table(others), {}, ",".join(others))
+
+
+class _Rendered:
+    """A value whose MIME bundle is already computed: IPython formats it as that bundle, unchanged."""
+
+    def __init__(self, bundle: dict, metadata: dict):
+        self.bundle, self.metadata = bundle, metadata
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return self.bundle, self.metadata
 
 
 def _is_figure(value) -> bool:
@@ -75,19 +91,6 @@ def values_table(values: dict) -> dict:
         for key, value in rows
     )
     return {"text/plain": text, "text/html": f"<table><tr><th>glued</th><th>value</th></tr>{cells}</table>"}
-
-
-def _show(values: dict) -> None:
-    """Display each figure among `values` as an image, and the other values as one table, for Jupyter only."""
-    from IPython.core.formatters import format_display_data
-
-    figures = {key: v for key, v in values.items() if _is_figure(v)}
-    others = {key: v for key, v in values.items() if key not in figures}
-    for key, fig in figures.items():
-        bundle, metadata = format_display_data(fig)
-        _interactive_only(bundle, metadata, key)
-    if others:
-        _interactive_only(values_table(others), {}, ",".join(others))
 
 
 def _interactive_only(bundle: dict, metadata: dict, keys: str) -> None:
