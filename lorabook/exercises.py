@@ -13,7 +13,7 @@ import numpy as np
 
 from . import formats, models, nf4, quant, rank, svd
 from .delta import random_similarity
-from .lora import lora_parameter_count
+from .lora import ALL_LINEAR, lora_parameter_count
 from .seed import SEED
 
 # ---------------------------------------------------------------------------- rank
@@ -48,7 +48,6 @@ def svd_answers() -> dict:
 
 # ---------------------------------------------------------------------------- LoRA
 
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
 LORA_MODEL, LORA_RANK = "opt-1.3b", 8
 SCALING_RANKS = (16, 64)  # the seed's rank, and a larger one, at the seed's α
 

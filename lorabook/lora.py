@@ -18,6 +18,7 @@ from torch import nn
 
 from . import models
 from ._checks import check_int, check_nonnegative, check_positive
+from .seed import SEED
 
 # ---------------------------------------------------------------------------- the layer
 
@@ -163,7 +164,11 @@ def trainable_summary(model: nn.Module) -> str:
     return f"trainable params: {trainable} || all params: {total} || trainable%: {100 * trainable / total}"
 
 
-def lora_parameter_count(config, r: int, target_modules=("q_proj", "v_proj")) -> int:
+# every linear layer of an OPT block, in the order of its forward pass
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
+
+
+def lora_parameter_count(config, r: int, target_modules=SEED.target_modules) -> int:
     """LoRA's trainable parameters for an OPT config in closed form: layers × Σ_targets r (d_in + d_out)."""
     d, f = config.hidden_size, config.ffn_dim
     shapes = {

@@ -95,7 +95,7 @@ def test_b_zero_gives_the_base_models_logits():
 def test_merge_then_unmerge_round_trips_and_merged_equals_unmerged():
     torch.manual_seed(0)
     model = tiny_opt()
-    L.inject_lora(model, ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"), r=4, alpha=8)
+    L.inject_lora(model, L.ALL_LINEAR, r=4, alpha=8)
     for layer in L.lora_layers(model):
         torch.nn.init.normal_(layer.B, std=0.1)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}

@@ -11,6 +11,7 @@ import torch
 
 from .. import standin
 from .._checks import check_int, check_positive
+from ..lora import ALL_LINEAR
 from ..seed import SEED
 
 # The completion the seed article shows for its prompt after the real OPT-6.7B fine-tune on english_quotes.
@@ -78,7 +79,6 @@ class FinetuneConfig:
 
 
 METHODS = ("lora", "full")
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")  # every linear layer of an OPT block
 
 
 STANDIN_LR = 7e-3  # at 2e-2 the q,v LoRA run diverges; 7e-3 gives 17–19 of 19 quotes over seeds 0–3 and 42
