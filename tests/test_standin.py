@@ -11,7 +11,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from lorabook import corpus, pretrain
+from lorabook import corpus, models, pretrain
 from lorabook import standin as S
 
 MAX_SHIPPED_MB = 25
@@ -134,16 +134,15 @@ def test_the_stand_in_uses_its_context(shipped):
 
 
 def tiny_opt(vocab=40, hidden=16, tie=False):
-    from transformers import OPTConfig, OPTForCausalLM
+    from transformers import OPTForCausalLM
 
     torch.manual_seed(0)
-    cfg = OPTConfig(
+    cfg = models.tiny_opt_config(
         vocab_size=vocab,
         hidden_size=hidden,
         num_hidden_layers=1,
         num_attention_heads=2,
         ffn_dim=32,
-        word_embed_proj_dim=hidden,
         max_position_embeddings=32,
         tie_word_embeddings=tie,
     )

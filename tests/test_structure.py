@@ -92,13 +92,16 @@ def test_every_module_is_small(path):
     assert len(path.read_text().splitlines()) <= MAX_LINES
 
 
+def code_of(path: Path) -> str:
+    if path.suffix == ".md":
+        cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", path.read_text(), flags=re.S)
+        return "\n".join(line for c in cells for line in c.splitlines() if not line.startswith(":"))
+    return path.read_text()
+
+
 def private_uses(path: Path):
     """Private lorabook names that a chapter or test imports or reaches as module attributes."""
-    text = path.read_text()
-    if path.suffix == ".md":
-        text = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, flags=re.S))
-        text = "\n".join(line for line in text.splitlines() if not line.startswith(":"))
-    tree = ast.parse(text)
+    tree = ast.parse(code_of(path))
     aliases, found = {}, set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lorabook"):
@@ -133,13 +136,6 @@ def test_the_private_use_check_sees_an_import_and_an_attribute(tmp_path):
         ("test_probe.py", "lorabook._checks.rng"),
         ("test_probe.py", "quant._secret"),
     }
-
-
-def code_of(path: Path) -> str:
-    if path.suffix == ".md":
-        cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", path.read_text(), flags=re.S)
-        return "\n".join(line for c in cells for line in c.splitlines() if not line.startswith(":"))
-    return path.read_text()
 
 
 def typed_settings(path: Path) -> set[str]:
