@@ -50,6 +50,7 @@ GPT3_D_MODEL = Cited(12288, "brown2020gpt3", "Table 2.1", "GPT-3 175B d_model")
 LORA_GPT3_RANK = Cited(4, "hu2021lora", "§4.2", "rank used on Wq and Wv for GPT-3")
 LORA_GPT3_CHECKPOINT_FULL = Cited(350e9, "hu2021lora", "§4.2", "GPT-3 checkpoint, bytes")
 LORA_GPT3_CHECKPOINT_LORA = Cited(35e6, "hu2021lora", "§4.2", "GPT-3 LoRA checkpoint at r=4 on q, v, bytes")
+LORA_PARAM_REDUCTION = Cited(10_000, "hu2021lora", "abstract", "times fewer trainable parameters than GPT-3")
 LORA_GPT3_VRAM_FULL = Cited(1.2e12, "hu2021lora", "§4.2", "GPT-3 training VRAM, full fine-tune, bytes")
 LORA_GPT3_VRAM_LORA = Cited(350e9, "hu2021lora", "§4.2", "GPT-3 training VRAM with LoRA, bytes")
 
@@ -64,6 +65,10 @@ LORA_TABLE1_ADAPTER_H_MS = Cited(25.8, "hu2021lora", "Table 1", "batch 1, seq 12
 
 # ---------------------------------------------------------------------------- memory (the memory chapter)
 
+SEED_TRAINABLE_PCT = Cited(
+    12.5, "kuo2023lora", "the seed article", "share of OPT-6.7B it says LoRA trains, %"
+)
+SEED_GPT3_MEMORY_REDUCTION = Cited(3, "kuo2023lora", "the seed article", "GPU memory cut it quotes for GPT-3")
 BLOOM_INFERENCE_GPUS = Cited(8, "kuo2023lora", "the seed article", "A100s to run BLOOM-176B inference")
 BLOOM_SEQ = Cited(2048, "bigscience2022bloom", "§3.5", "training sequence length")
 BLOOM_FINETUNE_GPUS = Cited(72, "kuo2023lora", "the seed article", "A100-80GBs said to fine-tune BLOOM-176B")

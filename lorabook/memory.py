@@ -120,6 +120,9 @@ def adam_states(n: int, optimizer: str = "adamw") -> int:
 GRADIENTS = "gradients"
 
 
+RULES = ("zero", "hf")  # the two rules of thumb for mixed-precision Adam: ZeRO §3.1 and HF's anatomy guide
+
+
 def full_finetune(
     groups: ParameterGroups, precision: str = "mixed", rule: str = "zero", optimizer: str = "adamw"
 ) -> Estimate:
@@ -135,7 +138,7 @@ def full_finetune(
     elif rule == "hf":  # HF's anatomy guide: fp32 weights + fp16 copy, fp32 gradients
         parts = {"weights (fp32)": 4 * p, "fp16 copy for compute": 2 * p, "gradients (fp32)": 4 * p}
     else:
-        raise ValueError(f"rule must be 'zero' or 'hf', got {rule!r}")
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     parts.update(adam)
     return Estimate(parts, {k: GRADIENTS for k in parts if k.startswith("gradients")})
 

@@ -31,7 +31,16 @@ from .config import (  # noqa: F401
     resolve,
 )
 from .run import bars, run, trainable_model  # noqa: F401
-from .scoring import comparison, completions, exact_match, heldout_sample, quotes_batch, quotes_loss, summary  # noqa: F401
+from .scoring import (  # noqa: F401
+    comparison,
+    completions,
+    exact_match,
+    heldout_sample,
+    quotes_batch,
+    quotes_loss,
+    split_quote,
+    summary,
+)
 from .steps import (  # noqa: F401
     NF4_CONFIG,
     CastOutputToFloat,

@@ -12,17 +12,23 @@ from .run import bars
 from .steps import generate, load_quotes, tokenize
 
 
-def exact_match(model, tokenizer, quotes: list[str]) -> tuple[float, list[dict]]:
-    """Share of quotes whose greedy continuation of their first half reproduces the second half exactly.
+def split_quote(quote: str) -> tuple[str, str]:
+    """A quote's first half, the prompt, and its second half, the target (with its leading space).
 
     The prompt is the first ⌈n/2⌉ of a quote's n words (at least one word, and one word left to predict): with
     fewer, two aphorisms can share a prompt ("If the implementation is hard/easy to explain, …").
     """
+    words = quote.split()
+    k = max(1, min(len(words) - 1, math.ceil(len(words) / 2)))
+    return " ".join(words[:k]), " " + " ".join(words[k:])
+
+
+def exact_match(model, tokenizer, quotes: list[str]) -> tuple[float, list[dict]]:
+    """Share of quotes whose greedy continuation of their first half reproduces the second half exactly
+    (`split_quote`)."""
     rows = []
     for quote in quotes:
-        words = quote.split()
-        k = max(1, min(len(words) - 1, math.ceil(len(words) / 2)))
-        prompt, target = " ".join(words[:k]), " " + " ".join(words[k:])
+        prompt, target = split_quote(quote)
         n_new = len(tokenizer(target)["input_ids"]) + 2
         completion = generate(model, tokenizer, prompt, n_new)[len(prompt) :]
         rows.append(

@@ -103,6 +103,9 @@ def roadmap():
     return fig
 
 
+THREE_WAYS = ("full fine-tuning", "adapter (Houlsby)", "LoRA")  # the columns of `three_ways`, left to right
+
+
 @styled
 def three_ways():
     """Full fine-tuning, a sequential adapter, and LoRA's parallel low-rank path, side by side."""
@@ -115,14 +118,14 @@ def three_ways():
         return x0 + 1.5
 
     # full fine-tuning: every entry of W moves
-    cx = column(0.0, "full fine-tuning")
+    cx = column(0.0, THREE_WAYS[0])
     _box(ax, cx - 0.8, 1.3, 1.6, 0.9, "W\n(d×k, trained)", face=trained)
     _arrow(ax, (cx, 0.4), (cx, 1.28))
     _arrow(ax, (cx, 2.22), (cx, 3.3))
     ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
 
     # adapter: an extra bottleneck block in series after the frozen layer
-    cx = column(3.5, "adapter (Houlsby)")
+    cx = column(3.5, THREE_WAYS[1])
     _box(ax, cx - 0.8, 0.75, 1.6, 0.7, "W₀ (frozen)", face=frozen)
     _box(ax, cx - 0.8, 2.0, 1.6, 0.85, "down → ReLU → up\n+ residual", face=trained, size=9.5)
     _arrow(ax, (cx, 0.4), (cx, 0.73))
@@ -139,7 +142,7 @@ def three_ways():
     )
 
     # LoRA: a parallel low-rank path added to the frozen weight
-    cx = column(7.0, "LoRA")
+    cx = column(7.0, THREE_WAYS[2])
     _box(ax, cx - 1.45, 1.2, 1.3, 1.0, "W₀\n(d×k, frozen)", face=frozen, size=9.5)
     _box(ax, cx + 0.25, 0.8, 1.1, 0.55, "A (r×k)", face=trained, size=9.5)
     _box(ax, cx + 0.25, 2.0, 1.1, 0.55, "B (d×r)", face=trained, size=9.5)
