@@ -147,10 +147,12 @@ GLUE_TESTS = [
         "the seed's printout",
     ),
     (r"ch4_seed_(pct|factor)", CITED, "CITED: the seed's 12.5%, and our count against it"),
-    (r"ch4_gpt3_\w+", ["test_lora.py::test_gpt3_lora_count_and_reduction"], "GPT-3's counts"),
+    (r"ch4_gpt3_(?!paper_)\w+", ["test_lora.py::test_gpt3_lora_count_and_reduction"], "GPT-3's counts"),
+    (r"ch4_gpt3_paper_reduction", CITED, "CITED: the paper's rounded 10,000 times"),
     (r"ch4_all_linear_r128", ["test_lora.py::test_our_counter_equals_peft_on_an_opt_config"], ""),
     (r"ch4_t1_\w+|ch4_gpt2m_layers", CITED, "CITED: the LoRA paper's Table 1"),
     (r"ch4_(lat_\w+|v_\w+|base_ms_\w+|vs_peft\w*|bmax)", TIMED, "TIMED: latency ratios and their verdicts"),
+    (r"ch4_k_(a|b)", ECHO, "ECHO: the counting tasks' steps, set by the code"),
     (
         r"ch4_acc_(own|other|base)",
         ["test_lora.py::test_two_adapters_on_one_frozen_base_each_learn_their_own_contradictory_task"],
@@ -172,7 +174,7 @@ GLUE_TESTS = [
     ),
     # 5. memory
     (
-        r"ch5_(bloom_claim_\w+|a100_gb|gpt3_paper_\w+|zero_k|hf_bpp|adam8_block|node|bloom_positions|bloom_heads)",
+        r"ch5_(bloom_claim_\w+|a100_gb|gpt3_paper_\w+|seed_gpt3_ratio|zero_k|hf_bpp|adam8_block|node|bloom_positions|bloom_heads)",
         CITED,
         "CITED: the seed's, the papers' and the vendors' figures",
     ),
@@ -247,7 +249,7 @@ GLUE_TESTS = [
     ),
     # 6. number formats
     (
-        r"ch6_(x|sign|exp_biased|bias|exp|mant|mant_hex|significand)",
+        r"ch6_(x|sign|exp_biased|bias|exp|mant|mant_hex|mant_frac|significand)",
         [
             "test_formats.py::test_0_15625_in_fp32_is_sign_0_exponent_124_mantissa_0x200000",
             "test_formats.py::test_0_15625_is_exact_in_each_16_and_32_bit_format",
@@ -330,6 +332,11 @@ GLUE_TESTS = [
         "one outlier ruins a row",
     ),
     (r"ch7_c_(emerge|max_dims|up_to|share|speed)", CITED, "CITED: the LLM.int8() paper"),
+    (
+        r"ch7_(wide_magnitude|n_layers)",
+        ECHO,
+        "ECHO: the synthetic outliers' size and the cut model's depth, set by the code",
+    ),
     (r"ch7_c_tau", ["test_cited.py::test_the_llm_int8_threshold_is_the_papers_and_transformers_default"], ""),
     (
         r"ch7_(h|n_outliers_wide|int8_share|err_vw|err_llm|err_fp16|llm_gain|vw_err_m64|llm_err_m64|m_max)",
@@ -399,12 +406,20 @@ GLUE_TESTS = [
         "bits per parameter",
     ),
     (
-        r"ch7b_(r|steps|n_quotes|em_fp32|em_int8|em_nf4|loss_fp32|loss_nf4|mb_fp32|mb_int8|mb_nf4)",
+        r"ch7b_(r|steps|n_quotes|em_fp32|em_int8|em_nf4|em_spread|loss_fp32|loss_nf4|mb_fp32|mb_int8|mb_nf4)",
         [
             "test_learned.py::test_every_shipped_run_is_current",
             "test_learned.py::test_todays_code_redoes_the_first_steps_of_a_shipped_run",
         ],
         "the shipped int8 and NF4 runs",
+    ),
+    (
+        r"ch7b_(update_ratio|adapter_kb)",
+        [
+            "test_learned.py::test_every_shipped_run_is_current",
+            "test_formats.py::test_model_bytes_is_params_times_element_size",
+        ],
+        "the shipped NF4 run's update and adapter size",
     ),
     (
         r"ch7b_(lost_median|lost_max|sep_loss|merged_loss|merged_em|repack_verdict|broken_loss)",
@@ -470,7 +485,7 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch8_(full_lr|variant_steps|seed_batch|r|alpha|dropout)",
+        r"ch8_(full_lr|variant_steps|seed_batch|r|alpha|dropout|warmup_share|seed_warmup_share|repeats)",
         ["test_finetune.py::test_the_stand_in_profile_keeps_the_seeds_lora_recipe"],
         "the profiles",
     ),
@@ -483,7 +498,7 @@ GLUE_TESTS = [
         "save and reload",
     ),
     (
-        r"ch8_(vram_weights|linear_b|rest_b|vram_lora|vram_peak|vram_seq)",
+        r"ch8_(vram_weights|linear_b|rest_b|vram_lora|vram_peak|vram_seq|download_gb)",
         [
             "test_memory.py::test_int8_weights_are_one_byte_plus_a_scale_per_row_plus_the_float_rest",
             "test_memory.py::test_measured_bytes_of_an_8_bit_base_equal_the_prediction",
@@ -499,7 +514,7 @@ GLUE_TESTS = [
     # 9. what LoRA learned
     (
         r"ch9_(steps|lr|dropout|gamma|full_steps|full_lr|n_runs|n_quotes|heldout_windows|level|r1|r2|r4|r8|r|r64|k|budget|"
-        r"layer|top|threshold|n_matrices|alpha|rs_alpha|low_lr)",
+        r"layer|top|seeds_top|threshold|n_matrices|alpha|rs_alpha|low_lr)",
         [
             "test_learned.py::test_every_shipped_run_is_current",
             "test_learned.py::test_runs_at_one_budget_train_about_as_many_parameters",
