@@ -216,6 +216,15 @@ def nf4_levels(sign: int | None = None) -> int:
     return len(code) if sign is None else int((code * sign > 0).sum())
 
 
+def code_levels(code: str) -> int:
+    """The distinct levels of one of lorabook.nf4's 4-bit codes (FP4 has a signed zero)."""
+    import numpy as np
+
+    from lorabook import nf4
+
+    return len(np.unique(getattr(nf4, code)()))
+
+
 def nf4_bits() -> int:
     return nf4_levels().bit_length() - 1
 
@@ -348,6 +357,13 @@ COUNTS: list[Count] = [
         "an int8 weight's bytes over an fp16 weight's (the scales are glued beside it)",
     ),
     Count(r"sixteen (?:NF4 )?levels", nf4_levels, "len(nf4.nf4_code())"),
+    Count(r"int4's fifteen", lambda: code_levels("int4_code"), "the distinct values of nf4.int4_code()"),
+    Count(r"FP4's fifteen", lambda: code_levels("fp4_code"), "the distinct values of nf4.fp4_code()"),
+    Count(
+        r"halving at each step|fp16 is half of fp32",
+        lambda: bytes_ratio("fp16", of="fp32"),
+        "fp16 over fp32 bytes",
+    ),
     Count(r"eight positive levels", lambda: nf4_levels(+1), "NF4's positive levels"),
     Count(r"seven negative ones", lambda: nf4_levels(-1), "NF4's negative levels"),
     Count(r"a possible four|the four bits of its code", nf4_bits, "log2 of NF4's number of levels"),

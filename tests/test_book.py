@@ -147,16 +147,24 @@ def test_typed_number_finder_catches_a_typed_number():
 BACK_MATTER = [ROOT / name for name in ("intro.md", "errata.md", "notation.md", "glossary.md")]
 
 
+def alt_texts(markdown: str) -> list[str]:
+    """The figures' alt texts: what a screen reader reads in place of each image. An option cannot hold a
+    glued value, so an alt text describes the picture's shape and leaves its numbers to the prose."""
+    return re.findall(r"^\s*:alt:\s*(.*)$", markdown, flags=re.M)
+
+
 @pytest.mark.parametrize("path", [*CHAPTERS, *BACK_MATTER], ids=lambda p: p.name)
 def test_prose_types_no_numbers(path):
     markdown = "\n".join(cells(path, "markdown")) if path.parent.name == "chapters" else path.read_text()
     assert typed_numbers(markdown) == []
     assert math_numbers(markdown) == []
+    assert [n for alt in alt_texts(markdown) for n in typed_numbers(alt)] == []
 
 
 def test_the_lint_reads_captions_admonitions_and_inline_math():
     caption = "```{figure} ../figures/a.svg\n:name: fig-a\n:alt: 3 bars\n\nThe 16 mantissa bits.\n```"
     assert typed_numbers(caption) == ["16"]  # the caption, not the file name or the options
+    assert [n for alt in alt_texts(caption) for n in typed_numbers(alt)] == ["3"]  # the alt text, on its own
     box = ":::{admonition} Note\n:class: tip\nIt saves 42 GB.\n:::"
     assert typed_numbers(box) == ["42"]
     assert typed_numbers("```{code-cell} ipython3\nx = 42\n```") == []

@@ -5,14 +5,19 @@ from fractions import Fraction
 
 import pytest
 from number_words import COUNTS, TERMS, Count, number_words, prose, value
-from test_book import BACK_MATTER, CHAPTERS, cells, reader_text
+from test_book import BACK_MATTER, CHAPTERS, alt_texts, cells, reader_text
 
 PAGES = [*CHAPTERS, *BACK_MATTER]
 
 
+def markdown_of(path) -> str:
+    return "\n".join(cells(path, "markdown")) if path.parent.name == "chapters" else path.read_text()
+
+
 def page_text(path) -> str:
-    markdown = "\n".join(cells(path, "markdown")) if path.parent.name == "chapters" else path.read_text()
-    return reader_text(markdown)
+    """What a reader reads on the page, and what a screen reader reads in place of its images."""
+    markdown = markdown_of(path)
+    return "\n\n".join([reader_text(markdown), *alt_texts(markdown)])
 
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
