@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ._checks import check_int
+from .seed import SEED
 
 
 def interleaved_times(
@@ -75,7 +76,7 @@ def inference_variants(base, r: int = 4, bottleneck: int = 16, seed: int = 0) ->
     variants = {"base": copy.deepcopy(base)}
     for name in ("LoRA", "LoRA merged"):
         m = copy.deepcopy(base)
-        inject_lora(m, ("q_proj", "v_proj"), r=r, alpha=r)
+        inject_lora(m, SEED.target_modules, r=r, alpha=r)
         for layer in lora_layers(m):
             torch.nn.init.normal_(layer.B, std=0.02)
         if name == "LoRA merged":

@@ -109,7 +109,7 @@ def matches(name: str, target_modules) -> bool:
 
 def inject_lora(
     model: nn.Module,
-    target_modules=("q_proj", "v_proj"),
+    target_modules=SEED.target_modules,
     r: int = 8,
     alpha: float = 8.0,
     dropout: float = 0.0,
