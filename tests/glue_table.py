@@ -332,11 +332,7 @@ GLUE_TESTS = [
         "one outlier ruins a row",
     ),
     (r"ch7_c_(emerge|max_dims|up_to|share|speed)", CITED, "CITED: the LLM.int8() paper"),
-    (
-        r"ch7_(wide_magnitude|n_layers)",
-        ECHO,
-        "ECHO: the synthetic outliers' size and the cut model's depth, set by the code",
-    ),
+    (r"ch7_n_layers", ECHO, "ECHO: the cut model's depth, set by the code"),
     (r"ch7_c_tau", ["test_cited.py::test_the_llm_int8_threshold_is_the_papers_and_transformers_default"], ""),
     (
         r"ch7_(h|n_outliers_wide|int8_share|err_vw|err_llm|err_fp16|llm_gain|vw_err_m64|llm_err_m64|m_max)",
@@ -474,6 +470,16 @@ GLUE_TESTS = [
         ["test_finetune.py::test_lora_config_defaults_are_the_ones_the_seed_lists"],
         "peft's defaults",
     ),
+    (
+        r"ch8_(warmup_share|seed_warmup_share|repeats)",
+        ECHO,
+        "ECHO: the profiles' warm-up and the timing's repeats",
+    ),
+    (
+        r"ch8_download_gb",
+        ["test_memory.py::test_parameter_groups_are_exact_counts_of_the_config"],
+        "fp16 bytes",
+    ),
     (r"ch8_map_\w+|ch8_n_many", TIMED, "TIMED: datasets' map, batched against one by one"),
     (
         r"ch8_(n_quotes|n_before|n_after|n_all_linear|n_full|steps|first_loss|last_loss|full_last_loss|steps_again)",
@@ -485,7 +491,7 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch8_(full_lr|variant_steps|seed_batch|r|alpha|dropout|warmup_share|seed_warmup_share|repeats)",
+        r"ch8_(full_lr|variant_steps|seed_batch|r|alpha|dropout)",
         ["test_finetune.py::test_the_stand_in_profile_keeps_the_seeds_lora_recipe"],
         "the profiles",
     ),
@@ -498,7 +504,7 @@ GLUE_TESTS = [
         "save and reload",
     ),
     (
-        r"ch8_(vram_weights|linear_b|rest_b|vram_lora|vram_peak|vram_seq|download_gb)",
+        r"ch8_(vram_weights|linear_b|rest_b|vram_lora|vram_peak|vram_seq)",
         [
             "test_memory.py::test_int8_weights_are_one_byte_plus_a_scale_per_row_plus_the_float_rest",
             "test_memory.py::test_measured_bytes_of_an_8_bit_base_equal_the_prediction",
