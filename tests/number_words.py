@@ -158,11 +158,10 @@ def bytes_ratio(fmt: str, of: str = "fp16") -> Fraction:
 
 
 def nf4_share_of_fp16() -> Fraction:
-    """NF4's code bits against FP16's: log2 of the number of levels, over 16."""
-    from lorabook import nf4
+    """NF4's code bits against FP16's."""
     from lorabook.sizes import bytes_per
 
-    return Fraction(len(nf4.nf4_code()).bit_length() - 1, 8 * bytes_per("fp16"))
+    return Fraction(nf4_bits(), 8 * bytes_per("fp16"))
 
 
 def exercise_batch_ratio() -> Fraction:
@@ -400,20 +399,20 @@ COUNTS: list[Count] = [
 
 
 def strip_markup(text: str) -> str:
-    """Reader text without code blocks, math, roles, inline code and labels, as the digit lint reads it."""
-    text = re.sub(r"```.*?```", " ", text, flags=re.S)
-    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
-    text = re.sub(r"\$[^$]+\$", " ", text)
-    text = GLUED_MAGNITUDE.sub(" ", text)
-    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)
-    text = re.sub(r"`[^`]*`", " ", text)
-    text = re.sub(r"^\(.*\)=$", " ", text, flags=re.M)
-    return text
+    """Reader text without code blocks, math, roles, inline code and labels: where both lints, digits
+    (tests/test_book.py) and words, look for numbers."""
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)  # plain code blocks (shell commands)
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)  # display math
+    text = re.sub(r"\$[^$]+\$", " ", text)  # inline math (math_numbers reads it)
+    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)  # roles: glue, cite, ref, numref, doc, term
+    text = re.sub(r"`[^`]*`", " ", text)  # inline code
+    return re.sub(r"^\(.*\)=$", " ", text, flags=re.M)  # labels
 
 
 def prose(reader_text: str) -> str:
     """The text the finder searches: markup stripped, whitespace collapsed, TERMs blanked out."""
-    return TERM.sub(lambda m: " " * len(m.group(0)), " ".join(strip_markup(reader_text).split()))
+    text = strip_markup(GLUED_MAGNITUDE.sub(" ", reader_text))
+    return TERM.sub(lambda m: " " * len(m.group(0)), " ".join(text.split()))
 
 
 def number_words(reader_text: str, counts: list[Count] | None = None) -> list[str]:

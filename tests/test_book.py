@@ -9,6 +9,7 @@ from pathlib import Path
 import jupytext
 import pytest
 import yaml
+from number_words import strip_markup
 
 from lorabook import bookcache
 from lorabook.plots import diagrams
@@ -102,13 +103,7 @@ def reader_text(markdown: str) -> str:
 
 def typed_numbers(markdown: str) -> list[str]:
     """Digits left in what a reader reads once math, roles, inline code, labels and names are taken out."""
-    text = reader_text(markdown)
-    text = re.sub(r"```.*?```", " ", text, flags=re.S)  # plain code blocks (shell commands)
-    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)  # display math
-    text = re.sub(r"\$[^$]+\$", " ", text)  # inline math (math_numbers reads it)
-    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)  # roles: glue, cite, ref, numref, doc, term
-    text = re.sub(r"`[^`]*`", " ", text)  # inline code
-    text = re.sub(r"^\(.*\)=$", " ", text, flags=re.M)  # labels
+    text = strip_markup(reader_text(markdown))
     text = re.sub(r"^\s*\d+\.\s", " ", text, flags=re.M)  # numbered-list markers
     text = re.sub(r"^#+\s+\d+(?:–\d+)?\.\s", " ", text, flags=re.M)  # numbered steps in headings
     text = NAMES.sub(" ", text)
@@ -153,9 +148,14 @@ def alt_texts(markdown: str) -> list[str]:
     return re.findall(r"^\s*:alt:\s*(.*)$", markdown, flags=re.M)
 
 
+def markdown_of(path: Path) -> str:
+    """The markdown a page's reader reads: a chapter's markdown cells, or a back-matter file whole."""
+    return "\n".join(cells(path, "markdown")) if path.parent.name == "chapters" else path.read_text()
+
+
 @pytest.mark.parametrize("path", [*CHAPTERS, *BACK_MATTER], ids=lambda p: p.name)
 def test_prose_types_no_numbers(path):
-    markdown = "\n".join(cells(path, "markdown")) if path.parent.name == "chapters" else path.read_text()
+    markdown = markdown_of(path)
     assert typed_numbers(markdown) == []
     assert math_numbers(markdown) == []
     assert [n for alt in alt_texts(markdown) for n in typed_numbers(alt)] == []

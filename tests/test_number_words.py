@@ -5,13 +5,9 @@ from fractions import Fraction
 
 import pytest
 from number_words import COUNTS, TERMS, Count, number_words, prose, value
-from test_book import BACK_MATTER, CHAPTERS, alt_texts, cells, reader_text
+from test_book import BACK_MATTER, CHAPTERS, alt_texts, markdown_of, reader_text
 
 PAGES = [*CHAPTERS, *BACK_MATTER]
-
-
-def markdown_of(path) -> str:
-    return "\n".join(cells(path, "markdown")) if path.parent.name == "chapters" else path.read_text()
 
 
 def page_text(path) -> str:
