@@ -34,6 +34,14 @@ def test_bytes_per_element_come_from_torch():
         assert M.bytes_per(name) == torch.empty(0, dtype=dtype).element_size()
 
 
+def test_full_finetune_names_the_rules_and_precisions_it_accepts():
+    g = M.ParameterGroups(linear=1000, linear_rows=10, other=24)
+    with pytest.raises(ValueError, match=r"rule must be one of \('zero', 'hf'\), got 'deepspeed'"):
+        M.full_finetune(g, "mixed", "deepspeed")
+    with pytest.raises(ValueError, match="precision must be 'fp32' or 'mixed', got 'fp8'"):
+        M.full_finetune(g, "fp8")
+
+
 def test_full_finetune_costs_16_bytes_per_parameter_by_zero_and_18_by_hf():
     g = M.ParameterGroups(linear=1000, linear_rows=10, other=24)
     assert M.full_finetune(g, "mixed", "zero").total == 16 * g.total
