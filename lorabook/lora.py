@@ -179,9 +179,30 @@ def lora_parameter_count(config, r: int, target_modules=SEED.target_modules) -> 
         "fc1": (d, f),
         "fc2": (f, d),
     }
+    return _count(shapes, config.num_hidden_layers, r, target_modules)
+
+
+def _count(shapes: dict, layers: int, r: int, target_modules) -> int:
+    """layers × Σ_targets r (d_in + d_out), each target's (d_in, d_out) from `shapes`."""
     unknown = set(target_modules) - set(shapes)
     if unknown:
         raise ValueError(f"target_modules must be among {sorted(shapes)}, got {sorted(unknown)}")
-    return config.num_hidden_layers * sum(
-        r * (d_in + d_out) for d_in, d_out in map(shapes.get, target_modules)
-    )
+    return layers * sum(r * (d_in + d_out) for d_in, d_out in map(shapes.get, target_modules))
+
+
+def llama_lora_parameter_count(config, r: int, target_modules=SEED.target_modules) -> int:
+    """The same for a Llama config (SmolLM2). Grouped-query attention makes k and v narrower than q: they have
+    num_key_value_heads heads of head_dim, so v_proj is d × (kv · head_dim), not d × d."""
+    d, f = config.hidden_size, config.intermediate_size
+    heads = config.num_attention_heads * config.head_dim
+    kv = config.num_key_value_heads * config.head_dim
+    shapes = {
+        "q_proj": (d, heads),
+        "k_proj": (d, kv),
+        "v_proj": (d, kv),
+        "o_proj": (heads, d),
+        "gate_proj": (d, f),
+        "up_proj": (d, f),
+        "down_proj": (f, d),
+    }
+    return _count(shapes, config.num_hidden_layers, r, target_modules)
