@@ -1,0 +1,118 @@
+"""Numbers the book prints, each held by a second source: a published config, torch's finfo, a real model's
+cache, or a hand derivation. Each test fails for a small, realistic change to the library that moves a printed
+number (an outside check found eight such changes that no test caught)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lorabook import budget, delta, formats, memory, models, nf4, quant
+
+# ---------------------------------------------------------------------------- the published shapes
+
+# facebook/opt-*/config.json on the hub (Zhang et al. 2022, Table 1): hidden_size, num_hidden_layers,
+# num_attention_heads, ffn_dim, vocab_size, max_position_embeddings, word_embed_proj_dim
+PUBLISHED_OPT = {
+    "opt-125m": (768, 12, 12, 3072, 50272, 2048, 768),
+    "opt-350m": (1024, 24, 16, 4096, 50272, 2048, 512),
+    "opt-1.3b": (2048, 24, 32, 8192, 50272, 2048, 2048),
+    "opt-6.7b": (4096, 32, 32, 16384, 50272, 2048, 4096),
+    "opt-13b": (5120, 40, 40, 20480, 50272, 2048, 5120),
+    "opt-66b": (9216, 64, 72, 36864, 50272, 2048, 9216),
+}
+FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "ffn_dim",
+    "vocab_size",
+    "max_position_embeddings",
+    "word_embed_proj_dim",
+)
+
+
+@pytest.mark.parametrize("name", PUBLISHED_OPT)
+def test_each_opt_config_is_the_published_one(name):
+    config = models.opt_config(name)
+    assert tuple(getattr(config, f) for f in FIELDS) == PUBLISHED_OPT[name]
+
+
+def test_opt_6_7b_has_the_parameters_the_seeds_printout_implies():
+    """The seed printed `trainable params: 8388608 || all params: 6666862592` for LoRA r=16 on q and v."""
+    config = models.opt_config("opt-6.7b")
+    assert models.parameter_count(models.meta_model(config)) == 6666862592 - 8388608
+    assert models.opt_parameter_formula(config) == 6666862592 - 8388608
+
+
+def test_gpt3_has_gpt2s_vocabulary_and_its_count_to_the_last_digit():
+    """Brown et al. (2020) use GPT-2's byte-level BPE: 50,257 tokens (Radford et al. 2019, §2.2)."""
+    config = budget.gpt3_config()
+    assert config.vocab_size == 50257
+    d, layers = config.hidden_size, config.num_hidden_layers
+    per_layer = 4 * d * d + 4 * d + 2 * d * 4 * d + 4 * d + d + 4 * d  # q,k,v,o with biases; fc1, fc2; 2 LNs
+    embeddings = 50257 * d + (2048 + 2) * d  # tokens, and OPT's learned positions (offset 2)
+    expected = layers * per_layer + embeddings + 2 * d  # final LayerNorm
+    assert models.opt_parameter_formula(config) == expected
+
+
+# ---------------------------------------------------------------------------- formats and quantization
+
+
+@pytest.mark.parametrize("name", ["FP32", "FP16", "BF16"])
+def test_decimal_digits_are_log10_of_two_over_torchs_epsilon(name):
+    """(m + 1)·log10 2 = −log10(ε/2): the digits a format keeps, from the spacing of its numbers at one."""
+    fmt = formats.FORMATS[name]
+    eps = torch.finfo(fmt.dtype).eps
+    assert fmt.decimal_digits == pytest.approx(-math.log10(eps / 2), rel=1e-12)
+
+
+def test_zero_point_quantization_uses_all_256_codes():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        x = torch.rand(64, generator=g) * 10 - 3  # both signs
+        q = quant.zeropoint_quantize(x)
+        assert q.q.min().item() == -128 and q.q.max().item() == 127
+        span = x.max() - x.min()
+        assert float(q.scale) == pytest.approx(255 / float(span), rel=1e-6)
+        assert quant.quantization_error(x, q).max().item() <= 0.5 / float(q.scale) + 1e-6
+
+
+def test_merging_into_nf4_quantizes_the_sum_not_the_base():
+    g = np.random.default_rng(0)
+    w0 = torch.from_numpy(g.standard_normal((64, 64)).astype(np.float32))
+    dw = torch.from_numpy(0.3 * g.standard_normal((64, 64)).astype(np.float32))
+    merged = nf4.requantize_merge(w0, dw)
+    assert torch.equal(merged, torch.from_numpy(nf4.quantize((w0 + dw).numpy()).dequantize()))
+    assert not torch.equal(merged, torch.from_numpy(nf4.quantize(w0.numpy()).dequantize()))
+    # what the update keeps through the merge: most of it, not none
+    kept = float(
+        ((merged - torch.from_numpy(nf4.quantize(w0.numpy()).dequantize())) * dw).sum() / (dw * dw).sum()
+    )
+    assert 0.5 < kept < 1.5
+
+
+# ---------------------------------------------------------------------------- memory and the update
+
+
+def test_the_kv_cache_is_what_a_real_forward_pass_stores():
+    """2 (K and V) · layers · batch · tokens · hidden · bytes, against the tensors transformers keeps."""
+    from transformers import OPTForCausalLM
+
+    config = models.tiny_opt_config()
+    model = OPTForCausalLM(config).eval()
+    batch, seq = 3, 17
+    with torch.no_grad():
+        out = model(input_ids=torch.randint(0, config.vocab_size, (batch, seq)), use_cache=True)
+    cache = out.past_key_values
+    stored = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
+    assert memory.kv_cache(config, batch, seq, "fp32").total == stored
+
+
+def test_moved_is_relative_to_the_starting_norm():
+    A0 = {"l": (torch.ones(4, 8), torch.zeros(8, 4))}
+    for scale in (1.0, 10.0):
+        start = {"l": (scale * A0["l"][0], A0["l"][1])}
+        after = {"l": (2 * scale * A0["l"][0], A0["l"][1])}
+        assert delta.moved(after, start)["l"] == pytest.approx(1.0)
