@@ -102,8 +102,10 @@ def measure(path: Path, windows: int = 4096) -> dict:
     on the quotes. Returns the measurements."""
     model, tokenizer = load(path)
     rows = heldout_rows(tokenizer, Recipe(**report(path)["recipe"]))
+    context = context_length(rows.shape[1])
     found = {
-        "context_use": context_use(model, rows, context=context_length(rows.shape[1]), windows=windows),
+        "context_use": context_use(model, rows, context=context, windows=windows),
+        "context": context,  # the page prints it beside the losses measured with it
         "context_windows": windows,
         "head_limit": head_limit(model, quote_targets(tokenizer)),
     }

@@ -361,6 +361,24 @@ GLUE_TESTS = [
         "what int8 saves",
     ),
     (r"ch7_ex_\w+", [EX + "test_int8_answers_by_hand"], "exercise"),
+    (
+        r"ch7_real_(layers|tokens|qv_layers|dims|top_dim|top_layers|qv_max|share_max|down_max)",
+        [
+            "test_smollm2.py::test_the_real_model_has_a_systematic_outlier_dimension",
+            "test_smollm2.py::test_q_and_v_read_the_same_input",
+        ],
+        "outlier_dims, max |x| and token shares checked against a direct count; the systematic property",
+    ),
+    (r"ch7_real_qv_same", ["test_smollm2.py::test_q_and_v_read_the_same_input"], ""),
+    (
+        r"ch7_real_(q_layer|q_vw|q_llm|q_bnb|q_gain|d_layer|d_vw|d_llm|d_dims|d_share)",
+        [
+            "test_smollm2.py::test_the_decomposition_beats_plain_int8_on_the_real_outlier_layers",
+            "test_smollm2.py::test_a_layer_without_outliers_is_plain_vectorwise_int8",
+            "test_quant.py::test_llm_int8_in_the_bitsandbytes_layout_agrees_with_bitsandbytes",
+        ],
+        "the decomposition on the real layers: ordering of the errors, its outlier columns",
+    ),
     # 7b. NF4
     (
         r"ch7b_(offset|table_gap|n_levels|n_pos|n_neg|step_pos|step_neg)",
@@ -428,6 +446,23 @@ GLUE_TESTS = [
         "",
     ),
     (r"ch7b_ex_\w+", [EX + "test_nf4_answers_by_hand"], "exercise"),
+    (
+        r"ch7b_(q_block|q_lo|q_hi|q_bits|q8_bits|q_tensors|q_all|q_worst)",
+        [
+            "test_smollm2.py::test_our_decoders_equal_the_gguf_package_on_every_tensor_of_the_file",
+            "test_smollm2.py::test_bits_per_weight_is_what_the_file_stores",
+            "test_smollm2.py::test_our_q4_1_encoder_writes_the_gguf_packages_bytes",
+        ],
+        "Q4_1 and Q8_0 decoded equal to gguf's; bits per weight from the file's bytes",
+    ),
+    (
+        r"ch7b_real_(rows|q4|nf4|nf4_32|dq|dq_rel|int8|int8_gain|self|nf4_layer)",
+        [
+            "test_smollm2.py::test_the_schemes_bits_and_errors_against_their_references",
+            "test_smollm2.py::test_weights_on_q4_1s_grid_come_back_exactly_and_other_formats_must_round",
+        ],
+        "each scheme's error against gguf's and bitsandbytes' own quantizers, and their ordering",
+    ),
     # 8. the fine-tune
     (
         r"ch8_(params|corpus_chars|train_tokens|tokens_seen|passes|heldout|uniform|initial|ppl_ratio|pretrain_min|standin_mb)",
@@ -441,10 +476,11 @@ GLUE_TESTS = [
     (
         r"ch8_ctx_\w+",
         [
+            "test_standin.py::test_the_shipped_context_measurement_is_what_todays_code_measures_at_todays_context",
             "test_standin.py::test_the_stand_in_uses_its_context",
             "test_standin.py::test_a_model_that_ignores_context_shows_no_gap",
         ],
-        "context use",
+        "context use: the report's gaps and context recomputed by today's code",
     ),
     (r"ch8_head_limit", ["test_standin.py::test_the_limit_is_no_worse_than_what_the_model_reaches"], ""),
     (
@@ -517,6 +553,52 @@ GLUE_TESTS = [
         "CITED: the seed's output",
     ),
     (r"ch8_ex_\w+", [EX + "test_finetune_answers_against_peft_on_the_stand_in"], "exercise"),
+    # 8b. the real model
+    (
+        r"ch8b_(params_m|file_mb|layers|hidden|heads|kv_heads|int8_mb|fp32_mb)",
+        [
+            "test_smollm2.py::test_the_cached_copy_equals_a_fresh_dequantization_of_every_tensor",
+            "test_smollm2.py::test_each_precision_loads_and_gives_the_same_next_token",
+            "test_smollm2.py::test_the_installed_file_is_the_wheels",
+        ],
+        "the model and its file",
+    ),
+    (
+        r"ch8b_(n_quotes|heldout_windows|em_before|quotes_before|heldout_before)",
+        ["test_real_runs.py::test_the_held_out_loss_rises_with_lora_s_rate_and_so_does_what_it_learns"],
+        "the measurements before the fine-tune (evaluate), the baseline every rate run rises from",
+    ),
+    (
+        r"ch8b_(r|alpha|dropout|seed_rows|seed_lr|lr|steps|seed_steps|warmup|seed_warmup)",
+        ["test_real_runs.py::test_the_profile_differs_from_the_seed_only_where_it_says"],
+        "the profile against the seed's recipe",
+    ),
+    (
+        r"ch8b_(trainable|trainable_pct|live_em|live_diff|full_trainable|full_mb|adapter_mb)",
+        [
+            "test_real_runs.py::test_a_run_made_now_is_the_shipped_one_and_learns_the_quotes",
+            "test_real_runs.py::test_the_runs_count_what_peft_counts_and_save_what_they_train",
+        ],
+        "a run made now against the shipped one; counts against the closed form",
+    ),
+    (r"ch8b_(train_s|step_s|step_ratio)", TIMED, "TIMED: seconds on this machine"),
+    (r"ch8b_prompt", ECHO, "ECHO: the seed's prompt"),
+    (
+        r"ch8b_(n_seeds|n_full|em_med|em_min|em_max|full_em_med|full_lr|seedlr_em|prompt_empty)",
+        ["test_real_runs.py::test_the_recipe_learns_the_quotes_over_at_least_three_seeds"],
+        "exact match over seeds",
+    ),
+    (
+        r"ch8b_(held_med|held_min|held_max|full_held_med|full_held_min|full_held_max)",
+        ["test_real_runs.py::test_lora_at_its_rate_forgets_more_than_full_fine_tuning_at_its_own"],
+        "the held-out ranges do not overlap",
+    ),
+    (
+        r"ch8b_(rate_seed|rate_lo|rate_lo_em|rate_lo_held|rate_hi_held)",
+        ["test_real_runs.py::test_the_held_out_loss_rises_with_lora_s_rate_and_so_does_what_it_learns"],
+        "",
+    ),
+    (r"ch8b_ex_\w+", [EX + "test_real_answers_against_peft_and_the_file"], "exercise"),
     # 9. what LoRA learned
     (
         r"ch9_(steps|lr|dropout|gamma|full_steps|full_lr|n_runs|n_quotes|heldout_windows|level|r1|r2|r4|r8|r|r64|k|budget|"

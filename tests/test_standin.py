@@ -130,6 +130,17 @@ def test_the_stand_in_uses_its_context(shipped):
     assert gaps["order_gap"] > 0.3  # ... and from its order
 
 
+@pytest.mark.slow
+def test_the_shipped_context_measurement_is_what_todays_code_measures_at_todays_context(shipped):
+    """The page glues the report's gaps beside CONTEXT: both must be what the code gives now."""
+    model, tokenizer = shipped
+    rep = S.report(S.SHIPPED)
+    rows = S.heldout_rows(tokenizer)
+    assert rep["context"] == S.context_length(rows.shape[1]) == S.CONTEXT
+    again = S.context_use(model, rows, context=rep["context"], windows=rep["context_windows"])
+    assert again == pytest.approx(rep["context_use"], abs=1e-4)
+
+
 # ---------------------------------------------------------------------------- the head's limit
 
 
