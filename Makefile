@@ -38,8 +38,10 @@ book: $(STAMP) check-figures
 	$(BIN)/python -m lorabook.bookcache _build
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
+# Both cores: pytest-xdist runs the tests in two workers, file by file (--dist loadfile keeps each
+# file's module fixtures in one worker).
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check lorabook tests

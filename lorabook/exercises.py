@@ -162,3 +162,25 @@ def finetune_answers() -> dict:
         "qv": lora_parameter_count(config, SEED.r, SEED.target_modules),
         "all_linear": lora_parameter_count(config, SEED.r, ALL_LINEAR),
     }
+
+
+# ---------------------------------------------------------------------------- the real model
+
+
+def real_answers() -> dict:
+    """SmolLM2's q,v adapter per layer, q's part and v's (grouped-query attention makes v narrower), in all;
+    and a Q4_1 block's bytes and bits per weight against NF4's."""
+    from .gguf_quants import BLOCK_BYTES, QK, bits_per_weight
+    from .lora import llama_lora_parameter_count
+    from .smollm2 import load_config
+
+    config = load_config()
+    return {
+        "q": llama_lora_parameter_count(config, SEED.r, ("q_proj",)) // config.num_hidden_layers,
+        "v": llama_lora_parameter_count(config, SEED.r, ("v_proj",)) // config.num_hidden_layers,
+        "total": llama_lora_parameter_count(config, SEED.r, SEED.target_modules),
+        "q4_1_bytes": BLOCK_BYTES["Q4_1"],
+        "q4_1_weights": QK,
+        "q4_1_bits": bits_per_weight("Q4_1"),
+        "nf4_bits": nf4.bits_per_parameter(),
+    }

@@ -141,3 +141,26 @@ def test_finetune_answers_against_peft_on_the_stand_in():
     assert math.isclose(
         answers["all_linear"] / answers["qv"], 1 + 2 / 2 + 2 * (1 + config.ffn_dim / config.hidden_size) / 4
     )
+
+
+def test_real_answers_against_peft_and_the_file():
+    from accelerate import init_empty_weights
+    from gguf import GGUFReader
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from lorabook import smollm2
+
+    answers = ex.real_answers()
+    config = smollm2.load_config()
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(config)
+    peft_model = get_peft_model(model, LoraConfig(r=SEED.r, target_modules=list(SEED.target_modules)))
+    trainable, _ = peft_model.get_nb_trainable_parameters()
+    assert answers["total"] == trainable == config.num_hidden_layers * (answers["q"] + answers["v"])
+    d, kv = config.hidden_size, config.num_key_value_heads * config.head_dim
+    assert (answers["q"], answers["v"]) == (SEED.r * 2 * d, SEED.r * (d + kv))  # by hand
+    q4 = [t for t in GGUFReader(smollm2.gguf_path()).tensors if t.tensor_type.name == "Q4_1"]
+    bits = sum(int(t.n_bytes) for t in q4) * 8 / sum(int(t.n_elements) for t in q4)
+    assert answers["q4_1_bits"] == bits == answers["q4_1_bytes"] * 8 / answers["q4_1_weights"]
+    assert answers["nf4_bits"] == 4 + 32 / 64

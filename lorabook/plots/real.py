@@ -1,0 +1,163 @@
+"""Figures of the real model (SmolLM2-135M): its outlier features, the recipe over seeds, its 4-bit file."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .style import PALETTE, styled
+
+INPUTS = {"q_proj": "input of q_proj and v_proj", "down_proj": "input of down_proj"}
+
+
+@styled
+def outliers(rows: list[dict], threshold: float):
+    """Left: the largest |x| at each layer's projection inputs, against τ. Right: on how many tokens the
+    largest feature dimension of the q,v input reaches τ, per layer, coloured by which dimension it is."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.1))
+    for proj, colour in (("q_proj", "blue"), ("down_proj", "orange")):
+        mine = [r for r in rows if r["projection"] == proj]
+        ax1.plot(
+            [r["layer"] for r in mine],
+            [r["max_abs"] for r in mine],
+            "o-",
+            ms=3,
+            color=PALETTE[colour],
+            label=INPUTS[proj],
+        )
+    ax1.axhline(threshold, color=PALETTE["grey"], ls="--", lw=1, label=r"$\tau$")
+    ax1.set(yscale="log", xlabel="layer", ylabel=r"largest $|x|$", title="Largest activation per layer")
+    ax1.legend(fontsize=9, loc="upper left")
+    qv = [r for r in rows if r["projection"] == "q_proj"]
+    dims = sorted({r["top_dim"] for r in qv if r["outlier_dims"]})
+    colours = dict(zip(dims, ("red", "green", "purple", "sky")))
+    for r in qv:
+        share = 100 * r["top_dim_token_share"]
+        colour = PALETTE[colours[r["top_dim"]]] if r["outlier_dims"] else PALETTE["grey"]
+        ax2.bar(r["layer"], share, color=colour, width=0.8)
+    for d in dims:
+        ax2.bar([], [], color=PALETTE[colours[d]], label=f"dimension {d}")
+    ax2.set(
+        xlabel="layer",
+        ylabel=r"tokens with $|x| \geq \tau$ (%)",
+        ylim=(0, 105),
+        title="The same dimension, layer after layer",
+    )
+    ax2.legend(fontsize=9, loc="upper left")
+    return fig
+
+
+@styled
+def recipe(runs: list[dict], full: list[dict], before: dict):
+    """Left: training loss of every seed, LoRA and full fine-tuning. Right: exact match, before and after."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.0), width_ratios=(1.5, 1))
+    for i, run in enumerate(runs):
+        ax1.plot(
+            np.arange(1, len(run["losses"]) + 1),
+            run["losses"],
+            color=PALETTE["blue"],
+            lw=1,
+            alpha=0.8,
+            label="q,v LoRA, 8-bit base" if i == 0 else None,
+        )
+    for i, run in enumerate(full):
+        ax1.plot(
+            np.arange(1, len(run["losses"]) + 1),
+            run["losses"],
+            color=PALETTE["red"],
+            lw=1,
+            alpha=0.8,
+            ls="--",
+            label="full fine-tuning, fp32" if i == 0 else None,
+        )
+    ax1.set(xlabel="optimizer step", ylabel="training loss (nats/token)", title="One line per seed")
+    ax1.legend(fontsize=9)
+    groups = [
+        ("before", [before["exact_match"]], "grey"),
+        ("q,v LoRA", [r["exact_match"] for r in runs], "blue"),
+        ("full", [r["exact_match"] for r in full], "red"),
+    ]
+    for x, (_, values, colour) in enumerate(groups):
+        jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
+        ax2.plot(x + np.asarray(jitter), values, "o", color=PALETTE[colour], ms=6)
+    n = len(before["rows"])
+    ax2.set(
+        xticks=range(len(groups)),
+        xticklabels=[g[0] for g in groups],
+        ylim=(-1, n + 1),
+        ylabel=f"quotes reproduced (of {n})",
+        title="Exact match, each seed",
+    )
+    return fig
+
+
+@styled
+def four_bit(table: list[dict]):
+    """Relative error against bits per weight, for each 4-bit scheme (and int8) on the same real weights."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    markers = {"Q8_0 embedding": "o", "Q4_1 layers": "s"}
+    colours = {}
+    for row in table:
+        colour = colours.setdefault(row["scheme"], f"C{len(colours)}")
+        ax.plot(
+            row["bits"],
+            row["error"],
+            markers[row["weights"]],
+            color=colour,
+            ms=7,
+            label=row["scheme"] if row["weights"] == "Q8_0 embedding" else None,
+        )
+    ax.plot([], [], "o", color=PALETTE["grey"], label="on the Q8_0 embedding")
+    ax.plot([], [], "s", color=PALETTE["grey"], label="on Q4_1 layers")
+    ax.set(
+        yscale="symlog",
+        xlabel="bits per weight (scales included)",
+        ylabel=r"$\|\hat W - W\|_F / \|W\|_F$",
+        title="4-bit formats on the real model's weights",
+    )
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1, 0.5))
+    return fig
+
+
+@styled
+def rates(runs: list[dict], full: list[dict], before: dict):
+    """What each run learned against what it forgot: exact match against held-out loss, one point per run.
+    LoRA at each rate (one seed, labelled), full fine-tuning at its rate (each seed), and the model before."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    ax.plot(
+        [r["heldout_loss"] for r in runs],
+        [r["exact_match"] for r in runs],
+        "o-",
+        color=PALETTE["blue"],
+        label="q,v LoRA, one seed per rate",
+    )
+    for r in runs:
+        ax.annotate(
+            f"{r['learning_rate']:.0e}",
+            (r["heldout_loss"], r["exact_match"]),
+            xytext=(6, -10),
+            textcoords="offset points",
+            fontsize=9,
+            color=PALETTE["blue"],
+        )
+    ax.plot(
+        [r["heldout_loss"] for r in full],
+        [r["exact_match"] for r in full],
+        "s",
+        color=PALETTE["red"],
+        ms=7,
+        label="full fine-tuning, each seed",
+    )
+    ax.plot(
+        [before["heldout_loss"]], [before["exact_match"]], "D", color=PALETTE["grey"], ms=7, label="before"
+    )
+    n = len(before["rows"])
+    ax.set(
+        xlabel="held-out loss after (nats/token): what it forgot",
+        ylim=(-1.5, n + 1.5),
+        ylabel=f"quotes reproduced (of {n})",
+        title="Learning against forgetting",
+    )
+    ax.legend(fontsize=9, loc="center right")
+    return fig

@@ -1,0 +1,222 @@
+"""The seed's recipe on a real model: SmolLM2-135M-Instruct in 8-bit, LoRA on q and v, over several seeds.
+
+Each run is the fine-tune's pipeline (`lorabook.finetune.run`, profile `smollm2`) with one seed, and then the
+same measurements: exact match on the nineteen quotes, the completions of `PROMPTS`, the loss on the quotes
+and on held-out text the model was not tuned on (Python's documentation, as for the stand-in). Full
+fine-tuning of the same model (fp32, every weight) is run beside it at a rate of its own.
+
+One LoRA run takes about a minute on two cores, so the real-model chapter trains one seed while the book
+builds, and reads the others from `lorabook/data/smollm2/`, made by
+
+    python -m lorabook.real_runs      # what `make real` runs: the runs that are missing or stale
+
+Each run's `run.json` carries a `key`: a hash of its configuration, of the model file and of the versions of
+the libraries that compute it. A test fails while a shipped key differs from today's; the chapter's live run
+of seed 0 is compared with the shipped one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from . import files, smollm2
+from . import finetune as F
+from .finetune.scoring import exact_match, heldout_sample, quotes_batch, quotes_loss
+from .seed import SEED
+
+SHIPPED = Path(__file__).parent / "data" / "smollm2"
+SEEDS = (0, 1, 2, 3, 4)
+FULL_SEEDS = (0, 1, 2)
+FULL_LR = 3e-5  # full fine-tuning moves all 135M weights: a rate a hundredth of LoRA's (see the chapter)
+# the seed's prompt, then prompts the quotes do not start with: what the fine-tune does to other text
+PROMPTS = (SEED.prompt, "The best way to learn a language is", "My favourite food is")
+HELDOUT_EVERY = 15  # every 15th held-out window of 128 tokens: 20 windows (LLM.int8() on a CPU is slow)
+THREADS = 2  # sums in parallel depend on the thread count: fixed, so that a run repeats the shipped one
+
+
+RATES = (2e-4, 5e-4, 1e-3)  # LoRA at smaller rates (seed 0): the seed's own 2e-4, and two between
+
+
+def _runs() -> dict[str, dict]:
+    """run id → what the run changes: its method, seed and, for the rate runs, learning rate."""
+    runs = {f"lora-seed{s}": dict(method="lora", seed=s) for s in SEEDS}
+    runs |= {f"lora-lr{lr:.0e}-seed0": dict(method="lora", seed=0, learning_rate=lr) for lr in RATES}
+    runs |= {f"full-seed{s}": dict(method="full", seed=s) for s in FULL_SEEDS}
+    return runs
+
+
+RUNS = _runs()
+
+
+def config(rid: str, output_dir: str = "outputs/smollm2") -> F.FinetuneConfig:
+    """The run's FinetuneConfig: the smollm2 profile with the run's seed (and rate); for full fine-tuning,
+    every weight in fp32 at FULL_LR."""
+    if rid not in RUNS:
+        raise ValueError(f"run id must be one of {sorted(RUNS)}, got {rid!r}")
+    changes = dict(RUNS[rid], output_dir=output_dir, save_steps=10_000)  # no checkpoint: a run is a minute
+    if changes["method"] == "full":
+        changes.update(load_in_8bit=False, learning_rate=FULL_LR)
+    return dataclasses.replace(F.PROFILES["smollm2"], **changes)
+
+
+def versions() -> dict:
+    import bitsandbytes
+    import peft
+    import transformers
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "bitsandbytes": bitsandbytes.__version__,
+    }
+
+
+def run_key(rid: str) -> str:
+    """Hash of what makes the run: its configuration, the model file, the measurements and the versions."""
+    cfg = {k: v for k, v in dataclasses.asdict(config(rid)).items() if k not in ("output_dir",)}
+    what = dict(cfg=cfg, sha=smollm2.SHA256, prompts=PROMPTS, every=HELDOUT_EVERY, versions=versions())
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- measuring a model
+
+
+def evaluate(model, tokenizer, heldout: torch.Tensor | None = None) -> dict:
+    """What the chapter compares before and after: exact match, completions, quotes and held-out loss."""
+    quotes = F.load_quotes(F.PROFILES["smollm2"])["quote"]
+    _, rows = exact_match(model, tokenizer, quotes)
+    heldout = heldout_sample(tokenizer, HELDOUT_EVERY) if heldout is None else heldout
+    with torch.no_grad():
+        heldout_loss = model(input_ids=heldout, labels=heldout).loss.item()
+    return {
+        "exact_match": sum(r["match"] for r in rows),
+        "rows": rows,
+        "completions": {
+            p: F.generate(model, tokenizer, p, F.PROFILES["smollm2"].max_new_tokens) for p in PROMPTS
+        },
+        "quotes_loss": quotes_loss(model, quotes_batch(tokenizer)),
+        "heldout_loss": heldout_loss,
+    }
+
+
+def baseline(precision: str = "int8") -> dict:
+    """The measurements of the model before any fine-tune (8-bit, as the LoRA runs start)."""
+    model, tokenizer = smollm2.load(precision), smollm2.load_tokenizer()
+    return evaluate(model, tokenizer)
+
+
+def make_run(rid: str, output_dir: str | None = None) -> dict:
+    """Train one run (`lora-seed0`, `full-seed1`, …) and measure it. Returns what run.json holds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        return _make_run(rid, output_dir)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _make_run(rid: str, output_dir: str | None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = config(rid, output_dir or tmp)
+        start = time.perf_counter()
+        model, tokenizer, result = F.run(cfg, overwrite=True, progress=False)
+        seconds = time.perf_counter() - start
+        measured = evaluate(model, tokenizer)
+    return {
+        "id": rid,
+        "key": run_key(rid),
+        "seed": cfg.seed,
+        "method": cfg.method,
+        "learning_rate": cfg.learning_rate,
+        "losses": [h["loss"] for h in result["log_history"] if "loss" in h],
+        "train_seconds": result["train_seconds"],
+        "run_seconds": seconds,
+        "threads": THREADS,
+        "trainable": result["trainable"][0],
+        "saved_bytes": sum(v for k, v in result["adapter_files"].items() if k.endswith(".safetensors")),
+        **measured,
+    }
+
+
+def info(rid: str, path: Path = SHIPPED) -> dict:
+    return files.read_json(Path(path) / f"{rid}.json")
+
+
+def is_current(rid: str, path: Path = SHIPPED) -> bool:
+    file = Path(path) / f"{rid}.json"
+    return file.is_file() and info(rid, path).get("key") == run_key(rid)
+
+
+def stale(path: Path = SHIPPED) -> list[str]:
+    return [rid for rid in RUNS if not is_current(rid, path)]
+
+
+def make(dest: Path = SHIPPED, ids=None, progress: bool = True) -> list[str]:
+    """Train each run that is missing or stale in `dest`; each file is written whole, after its run."""
+    from tqdm.auto import tqdm
+
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    todo = [rid for rid in (ids or RUNS) if not is_current(rid, dest)]
+    for rid in tqdm(todo, desc="SmolLM2 runs", disable=not progress):
+        out = make_run(rid)
+        tmp = dest / f".{rid}.json.partial"
+        tmp.write_text(json.dumps(out, indent=1) + "\n")
+        tmp.rename(dest / f"{rid}.json")  # a killed run leaves no half file: the next call trains it again
+    return todo
+
+
+def shipped(method: str = "lora", path: Path = SHIPPED) -> list[dict]:
+    """The shipped runs of `method` at the profile's rate (full fine-tuning: FULL_LR), one per seed."""
+    return [info(rid, path) for rid in RUNS if rid.startswith(f"{method}-seed")]
+
+
+def rate_runs(path: Path = SHIPPED) -> list[dict]:
+    """LoRA on seed 0 at each rate: the RATES runs and the profile's own, by rate."""
+    ids = [f"lora-lr{lr:.0e}-seed0" for lr in RATES] + ["lora-seed0"]
+    return sorted((info(rid, path) for rid in ids), key=lambda r: r["learning_rate"])
+
+
+def spread(values) -> dict:
+    """Median, least and greatest of a measurement over seeds: what the chapter prints where it compares."""
+    values = sorted(values)
+    if not values:
+        raise ValueError("values must hold at least one run's measurement, got none")
+    return {"median": statistics.median(values), "min": values[0], "max": values[-1], "n": len(values)}
+
+
+def stopped(tokenizer, prompt: str, completion: str) -> bool:
+    """Whether a greedy completion ended before the profile's token limit: the model emitted its end token."""
+    new = tokenizer(completion[len(prompt) :], add_special_tokens=False)["input_ids"]
+    return len(new) < F.PROFILES["smollm2"].max_new_tokens
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lorabook.real_runs", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "dest", nargs="?", default=str(SHIPPED), help="the folder of run files (the shipped one)"
+    )
+    parser.add_argument("--check", action="store_true", help="list the stale runs; exit 1 if any")
+    args = parser.parse_args(argv)
+    if args.check:
+        todo = stale(Path(args.dest))
+        print("stale or missing: " + (", ".join(todo) or "none"))
+        return 1 if todo else 0
+    start = time.perf_counter()
+    made = make(Path(args.dest))
+    print(f"made {len(made)} runs in {time.perf_counter() - start:.0f} s: {', '.join(made) or 'none needed'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
