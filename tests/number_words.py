@@ -366,7 +366,7 @@ COUNTS: list[Count] = [
     Count(r"eight positive levels", lambda: nf4_levels(+1), "NF4's positive levels"),
     Count(r"seven negative ones", lambda: nf4_levels(-1), "NF4's negative levels"),
     Count(r"a possible four|the four bits of its code", nf4_bits, "log2 of NF4's number of levels"),
-    Count(r"with two profiles", profiles, "finetune.PROFILES: opt-6.7b and stand-in"),
+    Count(r"with three profiles", profiles, "finetune.PROFILES: opt-6.7b, stand-in and smollm2"),
     Count(r"with two CPU threads", pretraining_threads, "standin.RECIPE.threads, which pretraining sets"),
     Count(
         r"(?:the|all|stand-in's) nineteen|nineteen (?:aphorisms|quotes|examples)",

@@ -77,7 +77,8 @@ NAMES = re.compile(
     r"|(?i:\bint(?:4|8|32)\b)|\b(?:b?float)(?:16|32|64)\b"
     r"|(?i:\b(?:fp|bf|bp)(?:8|16|32)\b)|\bAVX512-BF16\b|\bE4M3\b|\bE5M2\b|\bE2M1\b|\b(?:NF|FP)4\b|\bA100s?\b|\bH100s?\b|\bH200s?\b"
     r"|\b(?:4|8|16|32)-bit\b|\b(?:8|16) bits\b"
-    r"|IEEE 754|PEP \d+|(?:Fig\.|Figure|Table|§)\s?\d+(?:\.\d+)*"
+    r"|\bSmolLM2(?:-135M(?:-Instruct)?)?|\bQ4_1\b|\bQ8_0\b"
+    r"|\bApache-2\.0\b|\bSHA-256\b|IEEE 754|PEP \d+|(?:Fig\.|Figure|Table|§)\s?\d+(?:\.\d+)*"
 )
 
 

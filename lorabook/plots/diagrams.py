@@ -36,7 +36,10 @@ BOOK_PLAN = [
             "07b_nf4": "4-bit: NF4\nand QLoRA",
         },
     ),
-    ("V. The 8-bit OPT\nfine-tune", {"08_finetune": "OPT-6.7B + LoRA\n(CPU stand-in)"}),
+    (
+        "V. The 8-bit OPT\nfine-tune",
+        {"08_finetune": "OPT-6.7B + LoRA\n(CPU stand-in)", "08b_real_model": "A real model:\nSmolLM2-135M"},
+    ),
     ("VI. Inside\nthe update", {"09_learned": "What LoRA\nlearned"}),
 ]
 
