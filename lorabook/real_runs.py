@@ -195,6 +195,17 @@ def spread(values) -> dict:
     return {"median": statistics.median(values), "min": values[0], "max": values[-1], "n": len(values)}
 
 
+def continuation(prompt: str, completion: str) -> str:
+    """What the model added to `prompt`, on one line ("–" for nothing)."""
+    added = " ".join(completion[len(prompt) :].split())
+    return added or "–"
+
+
+def described(spread: dict) -> str:
+    """A spread as the chapter prints it: the median, then the range in brackets (3 significant figures)."""
+    return f"{spread['median']:.3g} [{spread['min']:.3g}–{spread['max']:.3g}]"
+
+
 def stopped(tokenizer, prompt: str, completion: str) -> bool:
     """Whether a greedy completion ended before the profile's token limit: the model emitted its end token."""
     new = tokenizer(completion[len(prompt) :], add_special_tokens=False)["input_ids"]

@@ -369,7 +369,6 @@ GLUE_TESTS = [
         ],
         "outlier_dims, max |x| and token shares checked against a direct count; the systematic property",
     ),
-    (r"ch7_real_qv_same", ["test_smollm2.py::test_q_and_v_read_the_same_input"], ""),
     (
         r"ch7_real_(q_layer|q_vw|q_llm|q_bnb|q_gain|d_layer|d_vw|d_llm|d_dims|d_share)",
         [

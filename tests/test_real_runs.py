@@ -5,6 +5,7 @@ import dataclasses
 import statistics
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -163,3 +164,24 @@ def test_full_fine_tuning_draws_nothing_at_random_and_lora_does(runs):
     differ = lambda runs: max(abs(a - b) for r in runs[1:] for a, b in zip(r["losses"], runs[0]["losses"]))
     assert differ(full) < 1e-4  # the seeds repeat one run, up to the order of parallel sums
     assert differ(lora) > 1e-2  # each seed draws other A matrices and dropout masks
+
+
+def test_what_the_chapter_prints_of_a_completion_and_a_spread():
+    assert R.continuation("Two things", "Two things are\n\n infinite.") == "are infinite."
+    assert R.continuation("Two things", "Two things") == "–"
+    assert R.described({"median": 5.7345, "min": 5.7, "max": 5.8, "n": 5}) == "5.73 [5.7–5.8]"
+
+
+def test_the_chapters_figures_draw_without_a_warning_and_legibly(runs):
+    from lorabook.plots import real as rplots
+    from lorabook.plots.style import check_legible
+
+    lora, full, rates = runs
+    before = {"exact_match": 0, "heldout_loss": 3.4, "rows": lora[0]["rows"]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figs = rplots.recipe(lora, full, before), rplots.rates(rates, full, before)
+    for fig in figs:
+        check_legible(fig)
+        assert fig.axes[0].get_legend() is not None
+    assert [str(w.message) for w in caught] == []

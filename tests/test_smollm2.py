@@ -4,6 +4,7 @@ the outlier features of its real activations."""
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -316,3 +317,23 @@ def test_a_layer_without_outliers_is_plain_vectorwise_int8(activations):
 def test_inputs_refuses_projections_the_model_lacks():
     with pytest.raises(ValueError, match="name no linear layer"):
         outliers.inputs(smollm2.load("fp16"), smollm2.load_tokenizer(), "x", projections=("fc1",))
+
+
+def test_the_chapters_figures_draw_without_a_warning_and_legibly(activations, tensors):
+    from lorabook.plots import real as rplots
+    from lorabook.plots.style import check_legible
+
+    _, _, table = activations
+    w = G.decode(*tensors["blk.10.ffn_down.weight"])
+    rows = [dict(r, weights="Q4_1 layers") for r in G.schemes(w)]
+    rows += [
+        dict(r, weights="Q8_0 embedding") for r in G.schemes(G.decode(*tensors["token_embd.weight"])[::64])
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figs = rplots.outliers(table, OUTLIER_THRESHOLD), rplots.four_bit(rows)
+    for fig in figs:
+        check_legible(fig)
+    labels = [t.get_text() for t in figs[0].axes[1].get_legend().get_texts()]
+    assert labels == [f"dimension {d}" for d in sorted(outliers.recurrence(table, "q_proj"))]
+    assert [str(w.message) for w in caught] == []

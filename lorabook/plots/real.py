@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 
 from .style import PALETTE, styled
 
@@ -35,15 +36,17 @@ def outliers(rows: list[dict], threshold: float):
         share = 100 * r["top_dim_token_share"]
         colour = PALETTE[colours[r["top_dim"]]] if r["outlier_dims"] else PALETTE["grey"]
         ax2.bar(r["layer"], share, color=colour, width=0.8)
-    for d in dims:
-        ax2.bar([], [], color=PALETTE[colours[d]], label=f"dimension {d}")
+    ax2.legend(
+        handles=[Patch(color=PALETTE[colours[d]], label=f"dimension {d}") for d in dims],
+        fontsize=9,
+        loc="upper left",
+    )
     ax2.set(
         xlabel="layer",
         ylabel=r"tokens with $|x| \geq \tau$ (%)",
         ylim=(0, 105),
         title="The same dimension, layer after layer",
     )
-    ax2.legend(fontsize=9, loc="upper left")
     return fig
 
 
@@ -93,30 +96,38 @@ def recipe(runs: list[dict], full: list[dict], before: dict):
 
 @styled
 def four_bit(table: list[dict]):
-    """Relative error against bits per weight, for each 4-bit scheme (and int8) on the same real weights."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    markers = {"Q8_0 embedding": "o", "Q4_1 layers": "s"}
-    colours = {}
-    for row in table:
-        colour = colours.setdefault(row["scheme"], f"C{len(colours)}")
-        ax.plot(
-            row["bits"],
-            row["error"],
-            markers[row["weights"]],
-            color=colour,
-            ms=7,
-            label=row["scheme"] if row["weights"] == "Q8_0 embedding" else None,
+    """Relative error of each scheme (bits per weight in its label) on the same real weights: the Q8_0
+    embedding, a fair test, and a Q4_1 layer, on which Q4_1 is exact by construction."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    schemes = list(dict.fromkeys(r["scheme"] for r in table))
+    bits = {r["scheme"]: r["bits"] for r in table}
+    y = np.arange(len(schemes))
+    for k, (weights, colour) in enumerate((("Q8_0 embedding", "blue"), ("Q4_1 layers", "orange"))):
+        err = {r["scheme"]: r["error"] for r in table if r["weights"] == weights}
+        bars = ax.barh(
+            y + (k - 0.5) * 0.38,
+            [err[s] for s in schemes],
+            height=0.36,
+            color=PALETTE[colour],
+            label=f"on the {weights}",
         )
-    ax.plot([], [], "o", color=PALETTE["grey"], label="on the Q8_0 embedding")
-    ax.plot([], [], "s", color=PALETTE["grey"], label="on Q4_1 layers")
+        for bar, s in zip(bars, schemes):
+            ax.annotate(
+                f"{err[s]:.3f}",
+                (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+            )
+    ax.set_yticks(y, [f"{s} ({bits[s]:.2f} bits)" for s in schemes])
+    ax.invert_yaxis()
     ax.set(
-        yscale="symlog",
-        xlabel="bits per weight (scales included)",
-        ylabel=r"$\|\hat W - W\|_F / \|W\|_F$",
+        xlabel=r"relative error $\|\hat W - W\|_F / \|W\|_F$",
         title="4-bit formats on the real model's weights",
+        xlim=(0, 1.25 * max(r["error"] for r in table)),
     )
-    ax.set_yscale("symlog", linthresh=1e-3)
-    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1, 0.5))
+    ax.legend(fontsize=9, loc="lower right")
     return fig
 
 
