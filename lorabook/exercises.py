@@ -183,4 +183,6 @@ def real_answers() -> dict:
         "q4_1_weights": QK,
         "q4_1_bits": bits_per_weight("Q4_1"),
         "nf4_bits": nf4.bits_per_parameter(),
+        "nf4_block": nf4.BLOCK,
+        "scale_bits": (BLOCK_BYTES["Q4_1"] - QK // 2) * 8,  # d and m; NF4's fp32 absmax is as many bits
     }

@@ -5,7 +5,8 @@ reach magnitudes far above the rest, in most layers and on most tokens, and that
 same dimensions in every layer. `inputs()` records the input X (tokens × features) of chosen linear layers of
 a model on a text; `layer_table()` says, per layer and projection, the largest |x|, which dimensions reach the
 threshold τ and on what share of tokens; `recurrence()` counts in how many layers each dimension does.
-`decomposition()` multiplies one recorded X by its layer's real weight four ways, each measured against fp32.
+`systematic()` applies the paper's criterion. `decomposition()` multiplies one recorded X by its layer's
+weight four ways, each measured against the same product in fp32.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def layer_table(found: dict, threshold: float = OUTLIER_THRESHOLD) -> list[dict]
                 "top_dim": top,
                 "outlier_dims": dims,
                 "top_dim_token_share": over[:, top].float().mean().item(),
+                "token_shares": {d: over[:, d].float().mean().item() for d in dims},
                 "tokens": X.shape[0],
             }
         )
@@ -72,6 +74,19 @@ def layer_table(found: dict, threshold: float = OUTLIER_THRESHOLD) -> list[dict]
 def recurrence(rows: list[dict], projection: str) -> Counter:
     """dimension → the number of layers in which it reaches τ at the input of `projection`."""
     return Counter(d for r in rows if r["projection"] == projection for d in r["outlier_dims"])
+
+
+# Dettmers et al. (2022, §4.1) call a feature dimension a systematic outlier when its magnitude reaches 6
+# in at least 25% of the layers and, there, on at least 6% of the sequence positions.
+SYSTEMATIC_LAYERS, SYSTEMATIC_TOKENS = 0.25, 0.06
+
+
+def systematic(rows: list[dict], projection: str) -> dict[int, int]:
+    """dimension → layers in which it reaches τ (layer_table's) on at least SYSTEMATIC_TOKENS of the tokens,
+    for the dimensions that do so in at least SYSTEMATIC_LAYERS of the layers: the paper's criterion."""
+    mine = [r for r in rows if r["projection"] == projection]
+    counts = Counter(d for r in mine for d, share in r["token_shares"].items() if share >= SYSTEMATIC_TOKENS)
+    return {d: n for d, n in counts.items() if n >= SYSTEMATIC_LAYERS * len(mine)}
 
 
 def decomposition(X: torch.Tensor, weight: torch.Tensor, threshold: float = OUTLIER_THRESHOLD) -> dict:

@@ -195,6 +195,14 @@ def spread(values) -> dict:
     return {"median": statistics.median(values), "min": values[0], "max": values[-1], "n": len(values)}
 
 
+PEP20_PATTERN = "better than"  # eight of the nineteen quotes turn on it
+
+
+def uses_pattern(run: dict, prompts) -> bool:
+    """Whether a run completes any of `prompts` with PEP 20's pattern (the words PEP20_PATTERN)."""
+    return any(PEP20_PATTERN in continuation(p, run["completions"][p]) for p in prompts)
+
+
 def continuation(prompt: str, completion: str) -> str:
     """What the model added to `prompt`, on one line ("–" for nothing)."""
     added = " ".join(completion[len(prompt) :].split())

@@ -362,7 +362,7 @@ GLUE_TESTS = [
     ),
     (r"ch7_ex_\w+", [EX + "test_int8_answers_by_hand"], "exercise"),
     (
-        r"ch7_real_(layers|tokens|qv_layers|dims|top_dim|top_layers|qv_max|share_max|down_max)",
+        r"ch7_real_(layers|tokens|qv_layers|dims|top_dim|top_layers|qv_max|share_max|down_max|sys_\w+)",
         [
             "test_smollm2.py::test_the_real_model_has_a_systematic_outlier_dimension",
             "test_smollm2.py::test_q_and_v_read_the_same_input",
@@ -370,7 +370,7 @@ GLUE_TESTS = [
         "outlier_dims, max |x| and token shares checked against a direct count; the systematic property",
     ),
     (
-        r"ch7_real_(q_layer|q_vw|q_llm|q_bnb|q_gain|d_layer|d_vw|d_llm|d_dims|d_share)",
+        r"ch7_real_(q_layer|q_vw|q_llm|q_bnb|q_gain|d_layer|d_vw|d_llm|d_bnb|d_dims|d_share)",
         [
             "test_smollm2.py::test_the_decomposition_beats_plain_int8_on_the_real_outlier_layers",
             "test_smollm2.py::test_a_layer_without_outliers_is_plain_vectorwise_int8",
@@ -455,7 +455,7 @@ GLUE_TESTS = [
         "Q4_1 and Q8_0 decoded equal to gguf's; bits per weight from the file's bytes",
     ),
     (
-        r"ch7b_real_(rows|q4|nf4|nf4_32|dq|dq_rel|int8|int8_gain|self|nf4_layer)",
+        r"ch7b_real_(rows|q4|q4_gain|nf4|nf4_32|dq|dq_rel|int8|int8_gain|self|nf4_layer)",
         [
             "test_smollm2.py::test_the_schemes_bits_and_errors_against_their_references",
             "test_smollm2.py::test_weights_on_q4_1s_grid_come_back_exactly_and_other_formats_must_round",
@@ -554,7 +554,7 @@ GLUE_TESTS = [
     (r"ch8_ex_\w+", [EX + "test_finetune_answers_against_peft_on_the_stand_in"], "exercise"),
     # 8b. the real model
     (
-        r"ch8b_(params_m|file_mb|layers|hidden|heads|kv_heads|int8_mb|fp32_mb)",
+        r"ch8b_(params_m|file_mb|layers|hidden|heads|kv_heads|int8_mb|fp32_mb|embed_mb)",
         [
             "test_smollm2.py::test_the_cached_copy_equals_a_fresh_dequantization_of_every_tensor",
             "test_smollm2.py::test_each_precision_loads_and_gives_the_same_next_token",
@@ -563,7 +563,7 @@ GLUE_TESTS = [
         "the model and its file",
     ),
     (
-        r"ch8b_(n_quotes|heldout_windows|em_before|quotes_before|heldout_before)",
+        r"ch8b_(n_quotes|heldout_windows|em_before|quotes_before|heldout_before|heldout_before_fp32)",
         ["test_real_runs.py::test_the_held_out_loss_rises_with_lora_s_rate_and_so_does_what_it_learns"],
         "the measurements before the fine-tune (evaluate), the baseline every rate run rises from",
     ),
@@ -573,7 +573,7 @@ GLUE_TESTS = [
         "the profile against the seed's recipe",
     ),
     (
-        r"ch8b_(trainable|trainable_pct|live_em|live_diff|full_trainable|full_mb|adapter_mb)",
+        r"ch8b_(trainable|trainable_pct|live_em|live_diff_text|full_trainable|full_mb|adapter_mb)",
         [
             "test_real_runs.py::test_a_run_made_now_is_the_shipped_one_and_learns_the_quotes",
             "test_real_runs.py::test_the_runs_count_what_peft_counts_and_save_what_they_train",
@@ -582,6 +582,13 @@ GLUE_TESTS = [
     ),
     (r"ch8b_(train_s|step_s|step_ratio)", TIMED, "TIMED: seconds on this machine"),
     (r"ch8b_prompt", ECHO, "ECHO: the seed's prompt"),
+    (
+        r"ch8b_pattern\w*",
+        [
+            "test_real_runs.py::test_the_adapter_answers_unrelated_prompts_with_pep_20s_pattern_and_full_fine_tuning_does_not"
+        ],
+        "",
+    ),
     (
         r"ch8b_stopped_(after|before)",
         ["test_real_runs.py::test_after_the_fine_tune_the_model_ends_its_completions"],
@@ -598,7 +605,7 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch8b_(held_med|held_min|held_max|full_held_med|full_held_min|full_held_max)",
+        r"ch8b_(held_med|held_min|held_max|full_held_med)",
         ["test_real_runs.py::test_lora_at_its_rate_forgets_more_than_full_fine_tuning_at_its_own"],
         "the held-out ranges do not overlap",
     ),

@@ -164,3 +164,5 @@ def test_real_answers_against_peft_and_the_file():
     bits = sum(int(t.n_bytes) for t in q4) * 8 / sum(int(t.n_elements) for t in q4)
     assert answers["q4_1_bits"] == bits == answers["q4_1_bytes"] * 8 / answers["q4_1_weights"]
     assert answers["nf4_bits"] == 4 + 32 / 64
+    assert answers["scale_bits"] == 2 * 16 == torch.finfo(torch.float32).bits  # two fp16 against one fp32
+    assert answers["nf4_bits"] - 4 == answers["scale_bits"] / answers["nf4_block"]

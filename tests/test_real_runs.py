@@ -185,3 +185,13 @@ def test_the_chapters_figures_draw_without_a_warning_and_legibly(runs):
         check_legible(fig)
         assert fig.axes[0].get_legend() is not None
     assert [str(w.message) for w in caught] == []
+
+
+def test_the_adapter_answers_unrelated_prompts_with_pep_20s_pattern_and_full_fine_tuning_does_not(runs):
+    lora, full, rates = runs
+    others = [p for p in R.PROMPTS if p != SEED.prompt]
+    quotes = F.load_quotes(F.PROFILES["smollm2"])["quote"]
+    assert sum(R.PEP20_PATTERN in q for q in quotes) == 8  # the pattern is the quotes' own
+    assert sum(R.uses_pattern(r, others) for r in lora) >= 1
+    assert not any(R.uses_pattern(r, others) for r in full)
+    assert not R.uses_pattern(R.info("lora-lr2e-04-seed0"), others)  # the least-moved adapter: as the base

@@ -83,8 +83,8 @@ METHODS = ("lora", "full")
 
 STANDIN_LR = 7e-3  # at 2e-2 the q,v LoRA run diverges; 7e-3 gives 17–19 of 19 quotes over seeds 0–3 and 42
 STANDIN_FULL_LR = 3e-4  # full fine-tuning moves every weight, so it takes a smaller step than LoRA
-# SmolLM2-135M (lorabook.smollm2): at the seed's 2e-4 its q,v adapter needs several hundred full-batch steps;
-# at 2e-3 it learns the quotes in 40 (measured over seeds by lorabook.real_runs)
+# SmolLM2-135M (lorabook.smollm2): in 40 full-batch steps its q,v adapter learns no quote at the seed's
+# 2e-4 and all of them at 2e-3 (lorabook.real_runs measures both, the latter over seeds)
 SMOLLM2_LR = 2e-3
 
 PROFILES = {

@@ -54,25 +54,19 @@ def outliers(rows: list[dict], threshold: float):
 def recipe(runs: list[dict], full: list[dict], before: dict):
     """Left: training loss of every seed, LoRA and full fine-tuning. Right: exact match, before and after."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.0), width_ratios=(1.5, 1))
-    for i, run in enumerate(runs):
-        ax1.plot(
-            np.arange(1, len(run["losses"]) + 1),
-            run["losses"],
-            color=PALETTE["blue"],
-            lw=1,
-            alpha=0.8,
-            label="q,v LoRA, 8-bit base" if i == 0 else None,
-        )
-    for i, run in enumerate(full):
-        ax1.plot(
-            np.arange(1, len(run["losses"]) + 1),
-            run["losses"],
-            color=PALETTE["red"],
-            lw=1,
-            alpha=0.8,
-            ls="--",
-            label="full fine-tuning, fp32" if i == 0 else None,
-        )
+    styles = ((runs, "blue", "-", "q,v LoRA, 8-bit base"), (full, "red", "--", "full fine-tuning, fp32"))
+    for group, colour, ls, label in styles:
+        for i, run in enumerate(group):
+            steps = np.arange(1, len(run["losses"]) + 1)
+            ax1.plot(
+                steps,
+                run["losses"],
+                color=PALETTE[colour],
+                lw=1,
+                alpha=0.8,
+                ls=ls,
+                label=None if i else label,
+            )
     ax1.set(xlabel="optimizer step", ylabel="training loss (nats/token)", title="One line per seed")
     ax1.legend(fontsize=9)
     groups = [
@@ -100,9 +94,12 @@ def four_bit(table: list[dict]):
     embedding, a fair test, and a Q4_1 layer, on which Q4_1 is exact by construction."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     schemes = list(dict.fromkeys(r["scheme"] for r in table))
-    bits = {r["scheme"]: r["bits"] for r in table}
+    bits = {
+        r["scheme"]: r["bits"] for r in table if r["weights"] == "Q8_0 embedding"
+    }  # per-row int8's depend
+    # on the width: the labels give the embedding's, the fair test
     y = np.arange(len(schemes))
-    for k, (weights, colour) in enumerate((("Q8_0 embedding", "blue"), ("Q4_1 layers", "orange"))):
+    for k, (weights, colour) in enumerate((("Q8_0 embedding", "blue"), ("Q4_1 layer", "orange"))):
         err = {r["scheme"]: r["error"] for r in table if r["weights"] == weights}
         bars = ax.barh(
             y + (k - 0.5) * 0.38,
