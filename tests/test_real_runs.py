@@ -184,6 +184,8 @@ def test_the_chapters_figures_draw_without_a_warning_and_legibly(runs):
     for fig in figs:
         check_legible(fig)
         assert fig.axes[0].get_legend() is not None
+    quotes_axis = figs[1].axes[0].get_yticks()
+    assert all(float(t).is_integer() for t in quotes_axis)  # quotes come in whole numbers
     assert [str(w.message) for w in caught] == []
 
 

@@ -2,6 +2,7 @@
 the outlier features of its real activations."""
 
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -161,8 +162,10 @@ def test_the_copy_pads_with_a_token_other_than_the_one_each_quote_ends_with():
 
 @pytest.mark.slow
 def test_a_damaged_cached_copy_is_made_again(tmp_path, monkeypatch):
+    good = tmp_path / smollm2.fp16_path().name
+    shutil.copytree(smollm2.fp16_path(), good)  # today's copy, moved into a cache of its own
     monkeypatch.setenv("LORABOOK_CACHE", str(tmp_path))
-    good = smollm2.fp16_path()
+    assert smollm2.fp16_path() == good
     weights = good / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-100])
     again = smollm2.fp16_path()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .style import PALETTE, styled
 
@@ -161,6 +162,7 @@ def rates(runs: list[dict], full: list[dict], before: dict):
         [before["heldout_loss"]], [before["exact_match"]], "D", color=PALETTE["grey"], ms=7, label="before"
     )
     n = len(before["rows"])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # quotes are counted in whole numbers
     ax.set(
         xlabel="held-out loss after (nats/token): what it forgot",
         ylim=(-1.5, n + 1.5),
