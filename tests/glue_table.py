@@ -526,10 +526,11 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch8_(full_lr|variant_steps|seed_batch|r|alpha|dropout)",
+        r"ch8_(seed_batch|r|alpha|dropout)",
         ["test_finetune.py::test_the_stand_in_profile_keeps_the_seeds_lora_recipe"],
         "the profiles",
     ),
+    (r"ch8_(full_lr|variant_steps)", ECHO, "ECHO: the variants' rate and steps, set in finetune.config"),
     (
         r"ch8_(adapter_mb|full_mb|adapter_kb|base_mb|reload_diff|n_reloaded|opt_adapter_mb)",
         [

@@ -30,8 +30,13 @@ def test_the_formula_counts_opt_350m_with_its_narrow_embeddings_and_no_final_lay
 
 
 def test_bytes_per_element_come_from_torch():
-    for name, dtype in sizes.DTYPES.items():
-        assert M.bytes_per(name) == torch.empty(0, dtype=dtype).element_size()
+    """Each name maps to the format it names: its width from torch's finfo or iinfo, not from sizes' table."""
+    named = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8}
+    assert set(sizes.DTYPES) == set(named)
+    for name, dtype in named.items():
+        info = torch.iinfo(dtype) if name == "int8" else torch.finfo(dtype)
+        assert M.bytes_per(name) * 8 == info.bits
+        assert sizes.DTYPES[name] == dtype
 
 
 def test_full_finetune_names_the_rules_and_precisions_it_accepts():
