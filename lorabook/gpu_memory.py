@@ -179,11 +179,9 @@ def load(path: Path = RESULT) -> dict | None:
     return files.read_json(path) if path.exists() else None
 
 
+# Plain text: a glued string is pasted as it is, so Markdown in it would show as raw backticks on the page
 NOT_MEASURED = (
-    "Measured on a GPU: not yet. `python -m lorabook.gpu_memory` measures this step on a CUDA machine "
-    "(OPT-6.7B's shape with random weights, the seed's LoRA, batch 4 × 512) and writes "
-    "`lorabook/data/opt-6.7b-gpu.json`; this page then shows its peak and speed against the estimate. No GPU "
-    "run has been recorded, so the numbers above are predictions only."
+    "Measured on a GPU: not yet. No GPU run has been recorded, so the numbers above are predictions only."
 )
 
 

@@ -56,3 +56,23 @@ def test_the_page_offers_the_chapter_as_a_notebook_with_its_outputs(chapter):
     assert not any(notebooks.is_glue_record(o) for o in outputs)
     assert [c.source for c in nb.cells] == [c.source for c in executed.cells]
     assert notebooks.seen(nb)["images"] == notebooks.seen(executed)["images"]
+
+
+def prose_of(page: str) -> str:
+    """The page's reader-facing text outside code: paragraphs, list items, captions, admonitions."""
+    import html
+    import re
+
+    page = re.sub(r"<(pre|code|script|style|math)\b.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r'<span class="pre">.*?</span>', " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_the_page_shows_no_raw_markup_and_one_key_results_box(chapter):
+    """A glued string is pasted as it is: Markdown in it shows as literal backticks or roles. And each chapter
+    closes with one Key results box."""
+    source, _ = chapter
+    page = (BUILD / "html" / "chapters" / f"{source.stem}.html").read_text()
+    text = prose_of(page.split('<div class="bd-article-container">')[-1])
+    assert [m for m in ("`", "{glue", "{cite", "**") if m in text] == []
+    assert page.count('<p class="admonition-title">Key results</p>') == 1
