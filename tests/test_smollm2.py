@@ -19,7 +19,7 @@ from hypothesis.extra.numpy import arrays
 
 from lorabook import gguf_quants as G
 from lorabook import nf4, outliers, smollm2, standin
-from lorabook.quant import OUTLIER_THRESHOLD
+from lorabook.quant import OUTLIER_THRESHOLD, relative_error
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -248,10 +248,10 @@ def test_the_schemes_bits_and_errors_against_their_references(tensors):
     ref = np.asarray(dequantize(quantize(w, GGMLQuantizationType.Q4_1), GGMLQuantizationType.Q4_1)).reshape(
         w.shape
     )
-    assert rows["Q4_1"]["error"] == pytest.approx(G.relative_error(ref, w), rel=1e-12)
+    assert rows["Q4_1"]["error"] == pytest.approx(relative_error(ref, w), rel=1e-12)
     packed, state = nf4.bnb_quantize(w)
     assert rows["NF4"]["error"] == pytest.approx(
-        G.relative_error(nf4.bnb_dequantize(packed, state), w), rel=1e-6
+        relative_error(nf4.bnb_dequantize(packed, state), w), rel=1e-6
     )
     # on the embedding (a fine grid), per-row int8 beats every 4-bit scheme; double quantization costs little
     assert rows["int8 absmax, per row"]["error"] < min(r["error"] for r in rows.values() if r["bits"] < 8)
