@@ -55,6 +55,10 @@ LORA_GPT3_VRAM_FULL = Cited(1.2e12, "hu2021lora", "§4.2", "GPT-3 training VRAM,
 LORA_GPT3_VRAM_LORA = Cited(350e9, "hu2021lora", "§4.2", "GPT-3 training VRAM with LoRA, bytes")
 
 LORA_AMPLIFICATION_R4 = Cited(21.5, "hu2021lora", "§7.3, Table 7", "‖ΔWq‖_F / ‖Uᵀ Wq Vᵀ‖_F at r=4, layer 48")
+LORA_WITHOUT_REGRET_LR_RATIO = Cited(
+    10, "schulman2025lorawithoutregret", "§ on learning rates", "LoRA's best rate over full fine-tuning's"
+)
+LORA_TOP_PHI = Cited(0.5, "hu2021lora", "§7.2", "φ above which A_r=8's and A_r=64's top direction is shared")
 LORA_PHI_LAYER = Cited(48, "hu2021lora", "§7.2, Fig. 3", "the GPT-3 layer whose φ the paper shows")
 
 # Table 1 of the LoRA paper: GPT-2 medium, one forward pass, NVIDIA Quadro RTX8000, averaged over 100 trials.

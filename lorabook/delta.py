@@ -121,6 +121,28 @@ def amplification(delta, W0, r: int, seed: int = 0) -> dict:
     return out
 
 
+def relation(delta, other, r: int) -> dict:
+    """How one update ΔW relates to another (LoRA's to full fine-tuning's, say), both d × k:
+
+    * cosine: ⟨ΔW, ΔW'⟩_F / (‖ΔW‖_F ‖ΔW'‖_F), 1 when they point the same way, near 0 when unrelated;
+    * norm ratio: ‖ΔW‖_F / ‖ΔW'‖_F;
+    * overlap: ‖U_rᵀ U'_r‖_F² / r for their top-r left singular vectors, the fraction of one's top-r output
+      subspace inside the other's (φ(r, r) of §7.2 on column spaces); a random r-plane gives r/d.
+    """
+    a, b = as_array(delta), as_array(other)
+    if a.shape != b.shape:
+        raise ValueError(f"delta and other must have the same shape, got {a.shape} and {b.shape}")
+    r = check_int(r, "r", 1, min(a.shape))
+    U, _ = top_directions(a, r)
+    U2, _ = top_directions(b, r)
+    return {
+        "cosine": float(np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b))),
+        "norm ratio": float(np.linalg.norm(a) / np.linalg.norm(b)),
+        "overlap": float(np.linalg.norm(U.T @ U2) ** 2 / r),
+        "chance": r / a.shape[0],
+    }
+
+
 def intruder_dimensions(W0, W, top: int = 10, threshold: float = 0.5) -> int:
     """How many of W's top-`top` left singular vectors are intruders: unlike every singular vector of W₀.
 

@@ -85,9 +85,24 @@ FP16_PATTERNS = (0x3C00, 0x7BFF, 0x0001)  # one, the largest finite value, the s
 BF16_TARGET = 0.1
 
 
+def _fields_text(f) -> str:
+    """One decoded pattern's fields as the answer states them: sign, stored exponent, mantissa, and value."""
+    width = f.fmt.mantissa_bits
+    if f.kind == "normal":
+        formula = f"2^({f.exponent} − {f.fmt.bias}) × (1 + {f.mantissa}/2^{width})"
+    else:
+        formula = f"2^(1 − {f.fmt.bias}) × {f.mantissa}/2^{width}"
+    return (
+        f"{f.pattern:#06x}: sign {f.sign}, "
+        f"exponent field {f.exponent:0{f.fmt.exponent_bits}b} ({f.exponent}), "
+        f"mantissa {f.mantissa:0{width}b} ({f.mantissa}), {f.kind}: {formula} = {f.value:g}"
+    )
+
+
 def formats_answers() -> dict:
     return {
         "fp16": [formats.decode(p, "FP16").value for p in FP16_PATTERNS],
+        "fields": [_fields_text(formats.decode(p, "FP16")) for p in FP16_PATTERNS],
         "bf16": formats.round_to_format(BF16_TARGET, "BF16"),
     }
 

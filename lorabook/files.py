@@ -41,6 +41,19 @@ def read_json(path):
         raise UnreadableFile(path, f"is not valid JSON ({exc})") from None
 
 
+def write_json_atomic(path, value) -> None:
+    """Write `value` as JSON to `path` through a temporary file beside it, so that a kill leaves the old file
+    or the new one, never half of one."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        tmp.write(json.dumps(value, indent=1) + "\n")
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, path)
+
+
 def check_safetensors(path) -> None:
     """Raise UnreadableFile unless `path` holds a whole safetensors file: header and every tensor's bytes."""
     path = Path(path)

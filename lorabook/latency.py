@@ -70,7 +70,7 @@ def inference_variants(base, r: int = 4, bottleneck: int = 16, seed: int = 0) ->
     import copy
 
     from .adapters import inject_adapters
-    from .lora import inject_lora, lora_layers, merge_all
+    from .lora import inject_lora, lora_layers, merge_and_unload
 
     torch.manual_seed(seed)
     variants = {"base": copy.deepcopy(base)}
@@ -79,8 +79,8 @@ def inference_variants(base, r: int = 4, bottleneck: int = 16, seed: int = 0) ->
         inject_lora(m, SEED.target_modules, r=r, alpha=r)
         for layer in lora_layers(m):
             torch.nn.init.normal_(layer.B, std=0.02)
-        if name == "LoRA merged":
-            merge_all(m)
+        if name == "LoRA merged":  # merged and unwrapped: the base computation, with W₀ + ΔW in the weights
+            merge_and_unload(m)
         variants[name] = m
     for kind in ("L", "H"):
         m = copy.deepcopy(base)

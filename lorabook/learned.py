@@ -1,4 +1,5 @@
 """What LoRA learned: the fine-tunes of the stand-in that the chapter compares, made once and shipped.
+The table of runs is `lorabook.learned_runs`.
 
 Every run is the fine-tune chapter's pipeline (`lorabook.finetune.run`) on the nineteen quotes, with one
 change for all of them: the base is the stand-in in fp32, not in 8-bit, so that LoRA and full fine-tuning
@@ -24,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -31,67 +33,39 @@ from pathlib import Path
 
 import torch
 
-from . import files, pretrain, standin
+from . import files, standin, truncation
 from . import finetune as F
-from .delta import lora_deltas, lora_factors, short_name
-from .finetune.scoring import quotes_loss
+from .delta import (
+    amplification,
+    base_weights,
+    intruder_dimensions,
+    lora_deltas,
+    lora_factors,
+    short_name,
+    update_norm,
+)
+from .learned_runs import (  # noqa: F401  (the run table, re-exported)
+    ATTENTION,
+    FP32_RUNS,
+    KEEPS_WEIGHTS,
+    QUANTIZED,
+    QV,
+    RANKS,
+    RATES,
+    REPLICATED,
+    RUNS,
+    SCALING,
+    SCALING_RANKS,
+    SEED_ALPHA,
+    SEED_R,
+    SEEDS,
+    SWEEP,
+    SWEEP_SEEDS,
+    seeds_of,
+)
 
 SHIPPED = Path(__file__).parent / "data" / "learned"
-
-QV = ("q_proj", "v_proj")
-ATTENTION = ("q_proj", "k_proj", "v_proj", "out_proj")
-RANKS = (1, 2, 4, 8, 16, 64)  # the rank ablation, on q and v with α = 2r as the seed's r = 16, α = 32
-SCALING_RANKS = (4, 16, 64)  # the scaling comparison: α/r against α/√r, both equal to the seed's at r = 16
-SEED_ALPHA = F.PROFILES["stand-in"].lora_alpha  # 32
-SEED_R = F.PROFILES["stand-in"].r  # 16
-
-
-def _rank_run(r: int, targets=QV, **more) -> dict:
-    return dict(r=r, lora_alpha=2 * r, target_modules=tuple(targets), **more)
-
-
-# id → (label, changes to the stand-in profile). Every LoRA run has the seed's dropout, rate and 200 steps.
-RUNS: dict[str, tuple[str, dict]] = {
-    **{f"qv-r{r}": (f"q,v r={r}", _rank_run(r)) for r in RANKS},
-    # the targets at the budget of q,v at r = 16: 16 · (256 + 256) · 2 = 16,384 parameters per block
-    "q-r32": ("q r=32", _rank_run(32, ("q_proj",))),
-    "v-r32": ("v r=32", _rank_run(32, ("v_proj",))),
-    "qkvo-r8": ("q,k,v,o r=8", _rank_run(8, ATTENTION)),
-    "all-r4": ("all linear r=4", _rank_run(4, F.ALL_LINEAR)),  # 18,432 per block: the nearest to 16,384
-    "qv-r64-seed0": ("q,v r=64, seed 0", _rank_run(64, seed=0)),  # a second seed, as the paper's Fig. 4
-    # scaling: α fixed at the seed's 32 (α/r), and rsLoRA's α/√r with α = 8 (= 2 at r = 16, as the seed's)
-    **{
-        f"alpha32-r{r}": (f"α/r, α=32, r={r}", dict(r=r, lora_alpha=SEED_ALPHA))
-        for r in SCALING_RANKS
-        if r != SEED_R
-    },
-    **{
-        f"rslora-r{r}": (f"α/√r, α=8, r={r}", dict(r=r, lora_alpha=8, use_rslora=True))
-        for r in SCALING_RANKS
-        if r != SEED_R
-    },
-    "full": ("full", F.VARIANTS["full"]),  # the fine-tune chapter's full fine-tuning: 100 steps, fp32
-    # learning against forgetting depends on the step size: the seed's adapter at smaller rates too
-    **{f"qv-r16-lr{lr:.0e}": (f"q,v r=16, lr {lr:.0e}", dict(learning_rate=lr)) for lr in (1e-3, 3e-3)},
-    # the seed's adapter on quantized bases: LLM.int8() (the fine-tune chapter's) and QLoRA's NF4
-    "qv-r16-int8": ("q,v r=16, int8 base", dict(load_in_8bit=True)),
-    "qv-r16-nf4": ("q,v r=16, NF4 base", dict(load_in_4bit=True)),
-}
-
-RATES = {
-    1e-3: "qv-r16-lr1e-03",
-    3e-3: "qv-r16-lr3e-03",
-    F.STANDIN_LR: "qv-r16",
-}  # the seed's adapter, by rate
-
-QUANTIZED = ("qv-r16-int8", "qv-r16-nf4")  # the runs on an int8 or NF4 base; the others share the fp32 W₀
-FP32_RUNS = tuple(i for i in RUNS if i not in QUANTIZED)
-
-SCALING = {  # the scaling comparison's runs by rule and r; the seed's own run is the shared point at r = 16
-    "α/r": {r: "qv-r16" if r == SEED_R else f"alpha32-r{r}" for r in SCALING_RANKS},
-    "α/√r": {r: "qv-r16" if r == SEED_R else f"rslora-r{r}" for r in SCALING_RANKS},
-    "α = 2r": {r: f"qv-r{r}" for r in SCALING_RANKS},
-}
+METRICS = ("exact match", "quotes loss", "held-out loss", "update norm", "intruders")  # every run's `measure`
 
 
 def config(run_id: str, output_dir: str = "outputs/learned") -> F.FinetuneConfig:
@@ -153,7 +127,34 @@ def make(dest: Path = SHIPPED, run_ids=None, progress: bool = True) -> list[str]
             if target.exists():
                 shutil.rmtree(target)
             folder.rename(target)
+    measure_missing(dest, run_ids)
     return todo
+
+
+def measure_missing(dest: Path = SHIPPED, run_ids=None) -> list[str]:
+    """Add `metrics` to the record of each run in `dest` made before runs recorded them, measured from its
+    weights (and for full fine-tuning the truncation test). The run's key stays: what it trained is unchanged.
+    Returns the ids it measured."""
+    done = []
+    for run_id in run_ids or RUNS:
+        record = info(run_id, dest) if (Path(dest) / run_id / "run.json").is_file() else None
+        wanted = (*METRICS, "amplification") if record and record["config"]["method"] == "lora" else METRICS
+        measured = record is not None and all(k in record.get("metrics", {}) for k in wanted)
+        if record is None or measured or run_id not in KEEPS_WEIGHTS:
+            continue
+        base, tokenizer = standin.load()
+        batch, heldout = F.quotes_batch(tokenizer), F.heldout_sample(tokenizer)
+        model = load(run_id, base, dest)
+        metrics = measure(model, deltas(run_id, model, dest), base, tokenizer, batch, heldout)
+        if record["config"]["method"] == "full":
+            from safetensors.torch import load_file
+
+            delta = {k: v.float() for k, v in load_file(Path(dest) / run_id / "delta.safetensors").items()}
+            metrics["truncated"] = truncation.by_rank(base, delta, tokenizer, batch, heldout)
+            metrics["parts"] = truncation.by_part(base, delta, tokenizer, batch, heldout)
+        files.write_json_atomic(Path(dest) / run_id / "run.json", {**record, "metrics": metrics})
+        done.append(run_id)
+    return done
 
 
 def _train(run_id: str, tmp: Path, progress: bool) -> Path:
@@ -162,24 +163,33 @@ def _train(run_id: str, tmp: Path, progress: bool) -> Path:
     model, _, result = F.run(cfg, overwrite=True, progress=progress)
     folder = tmp / "run"
     folder.mkdir()
+    base, tokenizer = standin.load()
     if cfg.method == "full":
-        base, _ = standin.load()
         w0 = base.state_dict()
         delta = {
-            k: (v - w0[k]).to(torch.float16).contiguous()
+            k: (v - w0[k]).contiguous()
             for k, v in model.state_dict().items()
             if k != "lm_head.weight" or not model.config.tie_word_embeddings
         }
-        from safetensors.torch import save_file
+        changed = {short_name(k): v for k, v in delta.items() if truncation.is_matrix(k)}
+        if run_id in KEEPS_WEIGHTS:
+            from safetensors.torch import save_file
 
-        save_file(delta, folder / "delta.safetensors")
+            save_file({k: v.to(torch.float16) for k, v in delta.items()}, folder / "delta.safetensors")
     else:
-        saved = F.saved_dir(cfg)
-        for name in ("adapter_model.safetensors", "adapter_config.json"):
-            shutil.copy(saved / name, folder / name)
-        adapter_config = files.read_json(folder / "adapter_config.json")
-        adapter_config["base_model_name_or_path"] = "lorabook/data/standin"  # not this machine's path
-        (folder / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2) + "\n")
+        changed = lora_deltas(model)
+        if run_id in KEEPS_WEIGHTS:
+            saved = F.saved_dir(cfg)
+            for name in ("adapter_model.safetensors", "adapter_config.json"):
+                shutil.copy(saved / name, folder / name)
+            adapter_config = files.read_json(folder / "adapter_config.json")
+            adapter_config["base_model_name_or_path"] = "lorabook/data/standin"  # not this machine's path
+            (folder / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2) + "\n")
+    batch, heldout = F.quotes_batch(tokenizer), F.heldout_sample(tokenizer)
+    metrics = measure(model, changed, base, tokenizer, batch, heldout)
+    if cfg.method == "full":  # the decisive test of the low-rank claim, at this seed
+        metrics["truncated"] = truncation.by_rank(base, delta, tokenizer, batch, heldout)
+        metrics["parts"] = truncation.by_part(base, delta, tokenizer, batch, heldout)
     log = result["log_history"]
     record = {
         "id": run_id,
@@ -189,6 +199,7 @@ def _train(run_id: str, tmp: Path, progress: bool) -> Path:
         "losses": [h["loss"] for h in log if "loss" in h],
         "train_seconds": result["train_seconds"],
         "trainable": result["trainable"][0],
+        "metrics": metrics,  # measured as it was made (`truncation.measure`), with ΔW's norm
         "versions": _versions(),
     }
     (folder / "run.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -196,6 +207,24 @@ def _train(run_id: str, tmp: Path, progress: bool) -> Path:
     for f in folder.iterdir():
         f.chmod(0o644)
     return folder
+
+
+def measure(model, changed: dict, base, tokenizer, batch, heldout) -> dict:
+    """What the chapter compares of a run: quotes reproduced, loss on them and on held-out documentation
+    (`truncation.measure`), ‖ΔW‖_F over the matrices it `changed`, and the intruder dimensions it made in
+    the query and value projections (Shuttleworth et al.: a top-10 singular vector of W₀ + ΔW whose |cosine|
+    with every singular vector of W₀ is below 0.5); for LoRA also the median amplification factor of its
+    query and value updates at its own r (Hu et al. §7.3)."""
+    out = truncation.measure(model.eval(), tokenizer, batch, heldout)
+    out["update norm"] = update_norm(changed)
+    qv = {n: d for n, d in changed.items() if n.endswith(QV)}
+    w0 = base_weights(base, qv)
+    out["intruders"] = sum(intruder_dimensions(w0[n], w0[n] + d.to(w0[n].dtype)) for n, d in qv.items())
+    if qv and hasattr(model, "peft_config"):
+        r = next(iter(lora_factors(model).values()))[0].shape[0]
+        factors = [amplification(d, w0[n], r)["factor"] for n, d in qv.items()]
+        out["amplification"] = float(statistics.median(factors))
+    return out
 
 
 def _versions() -> dict:
@@ -225,6 +254,9 @@ def load(run_id: str, base, path: Path = SHIPPED):
     from peft import PeftModel
 
     folder = Path(path) / run_id
+    if run_id not in KEEPS_WEIGHTS:
+        msg = f"run_id {run_id!r} keeps only what was measured (info(run_id)['metrics']), not its weights"
+        raise ValueError(msg + f"; runs that keep them: {sorted(KEEPS_WEIGHTS)}")
     files.check_saved(folder)  # the shipped adapter or ΔW, whole
     cfg = info(run_id, path)["config"]
     if cfg.get("load_in_8bit") or cfg.get("load_in_4bit"):  # a quantized base, loaded as the run had it
@@ -283,40 +315,19 @@ def evaluate(run_id: str, base, tokenizer, batch, heldout, path: Path = SHIPPED)
     """
     record = info(run_id, path)
     model = load(run_id, base, path)
-    _, rows = F.exact_match(model, tokenizer, standin.zen_of_python())
+    changed = deltas(run_id, model, path)
     out = {
         "label": record["label"],
-        "exact match": sum(r["match"] for r in rows),
-        "quotes loss": quotes_loss(model, batch),
-        "held-out loss": pretrain.mean_loss(model, heldout),
+        **measure(model, changed, base, tokenizer, batch, heldout),
         "final training loss": record["losses"][-1],
         "trainable parameters": record["trainable"],
         "training seconds": record["train_seconds"],
         "r": record["config"]["r"] if record["config"]["method"] == "lora" else None,
-        "deltas": deltas(run_id, model, path),
+        "deltas": changed,
         "factors": lora_factors(model) if record["config"]["method"] == "lora" else {},
     }
     del model
     return out
-
-
-# ---------------------------------------------------------------------------- the chapter's summaries
-
-COLUMNS = {
-    "trainable parameters": "{:,.0f}",
-    "exact match": "{:.0f}",
-    "quotes loss": "{:.3f}",
-    "held-out loss": "{:.3f}",
-    "training seconds": "{:.0f}",
-}
-
-
-def table(results: dict[str, dict], run_ids, labels=None):
-    """The runs `run_ids` side by side: what each trains, reproduces, and costs on the quotes and held-out."""
-    import pandas as pd
-
-    rows = {(labels or {}).get(i, results[i]["label"]): {c: results[i][c] for c in COLUMNS} for i in run_ids}
-    return pd.DataFrame(rows).T.astype(float).style.format(COLUMNS, na_rep="–")
 
 
 def main(argv=None) -> int:

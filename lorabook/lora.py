@@ -142,6 +142,18 @@ def merge_all(model: nn.Module) -> None:
         layer.merge()
 
 
+def merge_and_unload(model: nn.Module) -> nn.Module:
+    """Merge every LoRA layer and put its plain base layer back (peft's `merge_and_unload`): the model is then
+    the base architecture with W₀ + ΔW in its weights, with no wrapper left to call."""
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoRALinear):
+            module.merge()
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            setattr(parent, child, module.base)
+    return model
+
+
 def unmerge_all(model: nn.Module) -> None:
     for layer in lora_layers(model):
         layer.unmerge()

@@ -127,6 +127,17 @@ def usage(x, code=None, block: int = BLOCK) -> np.ndarray:
     return np.bincount(q.indices[: x.size], minlength=q.code.size) / x.size
 
 
+def extremes_per_block(x, code=None, block: int = BLOCK) -> np.ndarray:
+    """How many values of each block land on the code's two extreme levels (±1 of the block's absmax).
+
+    The block's absmax itself always does, so every block has at least one; any value within half a level's
+    gap of ±absmax joins it.
+    """
+    q = quantize(x, code, block)
+    ends = np.isin(q.indices, (0, len(q.code) - 1)).reshape(-1, block)
+    return ends.sum(axis=1)
+
+
 def entropy_bits(shares) -> float:
     """Entropy in bits of a distribution over levels: 4 for 16 levels used equally often."""
     p = np.asarray(shares, dtype=np.float64)

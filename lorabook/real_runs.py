@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from . import files, smollm2
 from . import finetune as F
 from .finetune.scoring import exact_match, heldout_sample, quotes_batch, quotes_loss
 from .seed import SEED
+from .spread import described, spread  # noqa: F401  (the chapter reads them here)
 
 SHIPPED = Path(__file__).parent / "data" / "smollm2"
 SEEDS = (0, 1, 2, 3, 4)
@@ -183,14 +183,6 @@ def rate_runs(path: Path = SHIPPED) -> list[dict]:
     return sorted((info(rid, path) for rid in ids), key=lambda r: r["learning_rate"])
 
 
-def spread(values) -> dict:
-    """Median, least and greatest of a measurement over seeds: what the chapter prints where it compares."""
-    values = sorted(values)
-    if not values:
-        raise ValueError("values must hold at least one run's measurement, got none")
-    return {"median": statistics.median(values), "min": values[0], "max": values[-1], "n": len(values)}
-
-
 PEP20_PATTERN = "better than"  # eight of the nineteen quotes turn on it
 
 
@@ -203,11 +195,6 @@ def continuation(prompt: str, completion: str) -> str:
     """What the model added to `prompt`, on one line ("–" for nothing)."""
     added = " ".join(completion[len(prompt) :].split())
     return added or "–"
-
-
-def described(spread: dict) -> str:
-    """A spread as the chapter prints it: the median, then the range in brackets (3 significant figures)."""
-    return f"{spread['median']:.3g} [{spread['min']:.3g}–{spread['max']:.3g}]"
 
 
 def stopped(tokenizer, prompt: str, completion: str) -> bool:

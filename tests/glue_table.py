@@ -343,6 +343,14 @@ GLUE_TESTS = [
         "LLM.int8()",
     ),
     (
+        r"ch7_(tau_low|tau_gain|tau_low_share|vw_growth|m_growth)",
+        [
+            "test_quant.py::test_a_threshold_inside_the_ordinary_range_sends_more_to_fp16_and_errs_less",
+            "test_quant.py::test_vectorwise_error_grows_slower_than_the_outliers_and_levels_off",
+        ],
+        "the threshold and the outliers' size",
+    ),
+    (
         r"ch7_(bnb_err|ours_err|ours_over_bnb|layout_diff|out_max|ulp)",
         [
             "test_quant.py::test_our_llm_int8_is_no_less_accurate_than_bitsandbytes",
@@ -414,6 +422,11 @@ GLUE_TESTS = [
         "",
     ),
     (
+        r"ch7b_ends_(mean|one)",
+        ["test_nf4.py::test_every_block_has_its_absmax_on_an_extreme_level_and_more_land_there_by_rounding"],
+        "",
+    ),
+    (
         r"ch7b_(block2|big_rows|big_cols|bits|bits_dq|dq_saving|dq_error|opt_saving_gb|nf4_bits|absmax_bits)",
         ["test_nf4.py::test_bits_per_parameter_match_bitsandbytes_tensors"],
         "bits per parameter",
@@ -425,6 +438,15 @@ GLUE_TESTS = [
             "test_learned.py::test_todays_code_redoes_the_first_steps_of_a_shipped_run",
         ],
         "the shipped int8 and NF4 runs",
+    ),
+    (
+        r"ch7b_(n_seeds|seeds_\w+|bases_verdict)",
+        [
+            "test_truncation.py::test_spread_and_apart",
+            "test_truncation.py::test_every_comparison_has_its_seeds_and_every_sweep_rate_two",
+            "test_learned.py::test_a_replicate_keeps_what_was_measured_and_no_weights",
+        ],
+        "the bases over seeds",
     ),
     (
         r"ch7b_(update_ratio|adapter_kb)",
@@ -530,6 +552,19 @@ GLUE_TESTS = [
         ["test_finetune.py::test_the_stand_in_profile_keeps_the_seeds_lora_recipe"],
         "the profiles",
     ),
+    (
+        r"ch8_lr_(peak|last|last_share)",
+        ["test_finetune.py::test_after_warm_up_the_rate_decays_linearly_to_zero_not_the_given_rate"],
+        "the linear schedule",
+    ),
+    (
+        r"ch8_(int8_\w+|n_seeds)",
+        [
+            "test_truncation.py::test_spread_and_apart",
+            "test_learned.py::test_a_replicate_keeps_what_was_measured_and_no_weights",
+        ],
+        "the seed's int8 recipe over seeds",
+    ),
     (r"ch8_(full_lr|variant_steps)", ECHO, "ECHO: the variants' rate and steps, set in finetune.config"),
     (
         r"ch8_(adapter_mb|full_mb|adapter_kb|base_mb|reload_diff|n_reloaded|opt_adapter_mb)",
@@ -619,12 +654,20 @@ GLUE_TESTS = [
     # 9. what LoRA learned
     (
         r"ch9_(steps|lr|dropout|gamma|full_steps|full_lr|n_runs|n_quotes|heldout_windows|level|r1|r2|r4|r8|r|r64|k|budget|"
-        r"layer|top|seeds_top|threshold|n_matrices|alpha|rs_alpha|low_lr)",
+        r"layer|top|seeds_top|threshold|n_matrices|alpha|rs_alpha|n_linear|n_blocks)",
         [
             "test_learned.py::test_every_shipped_run_is_current",
             "test_learned.py::test_runs_at_one_budget_train_about_as_many_parameters",
         ],
         "the runs' configuration (run keys)",
+    ),
+    (
+        r"ch9_(n_seeds|seed42|seed_list|n_sweep_seeds|model_dropout)",
+        [
+            "test_truncation.py::test_every_comparison_has_its_seeds_and_every_sweep_rate_two",
+            "test_learned.py::test_full_fine_tuning_draws_nothing_at_random_so_its_seeds_agree",
+        ],
+        "the seeds every comparison is trained at",
     ),
     (
         r"ch9_(full_rank90_\w+|gaussian_rank90|lora_rank90_median|lora64_rank90_\w+|err16_\w+|energy16|lora_tail)",
@@ -636,16 +679,50 @@ GLUE_TESTS = [
         "spectra",
     ),
     (
-        r"ch9_(em_\w+|loss_q|loss_all|quotes_\w+|heldout_\w+|least_\w+|spread_\w+|loss64_\w+|loss4_\w+)",
+        r"ch9_(kept_\w+|full_em\w*|cut\w+|before_\w+)",
         [
-            "test_learned.py::test_every_shipped_run_is_current",
-            "test_finetune.py::test_exact_match_counts_whole_continuations",
-            "test_learned.py::test_todays_code_redoes_the_first_steps_of_a_shipped_run",
+            "test_truncation.py::test_truncate_is_eckart_young_against_numpy",
+            "test_truncation.py::test_truncated_model_is_the_base_plus_the_other_changes_at_zero_and_full_fine_tuning_at_full_rank",
+            "test_truncation.py::test_kept_at_is_the_rank_from_which_every_quote_stays",
+            "test_learned.py::test_measure_missing_adds_metrics_to_an_old_record_and_keeps_its_key",
         ],
-        "evaluations of the shipped runs",
+        "the truncation test: ΔW cut to rank r, measured at each seed",
     ),
     (
-        r"ch9_phi_\w+",
+        r"ch9_part_\w+",
+        [
+            "test_truncation.py::test_parts_split_the_update_without_overlap_except_attention",
+            "test_truncation.py::test_spread_and_apart",
+        ],
+        "which parameters carry full fine-tuning's learning",
+    ),
+    (
+        r"ch9_rel_\w+",
+        ["test_truncation.py::test_relation_of_an_update_to_itself_and_to_an_orthogonal_one"],
+        "LoRA's ΔW against full fine-tuning's",
+    ),
+    (
+        r"ch9_(em_\w+|small|worst_target|spread_\w+|loss64_\w+|loss4_\w+)",
+        [
+            "test_learned.py::test_the_shipped_seed_runs_record_what_measuring_them_now_gives",
+            "test_learned.py::test_a_replicate_keeps_what_was_measured_and_no_weights",
+            "test_finetune.py::test_exact_match_counts_whole_continuations",
+            "test_truncation.py::test_spread_and_apart",
+        ],
+        "evaluations of the shipped runs, over seeds",
+    ),
+    (r"ch9_(step\w+|claim8)", TIMED, "TIMED: a training step by rank, interleaved"),
+    (
+        r"ch9_(best_\w+|ratio_\w+|grid_step)",
+        [
+            "test_truncation.py::test_best_rate_is_the_smallest_that_learns_the_most_and_noise_reads_the_ranges",
+            "test_truncation.py::test_every_comparison_has_its_seeds_and_every_sweep_rate_two",
+            "test_learned.py::test_the_shipped_seed_runs_record_what_measuring_them_now_gives",
+        ],
+        "the learning-rate sweep and each method's best rate",
+    ),
+    (
+        r"ch9_(phi_\w+|cos_\w+|v11_\w+|q11_median)",
         [
             "test_delta.py::test_phi_of_random_subspaces_matches_max_i_j_over_k",
             "test_delta.py::test_phi_is_one_for_the_same_subspace_and_in_the_unit_interval",
@@ -653,7 +730,7 @@ GLUE_TESTS = [
         "φ",
     ),
     (r"ch9_moved_(min|max)", ["test_learned.py::test_initial_factors_are_the_ones_a_run_starts_from"], ""),
-    (r"ch9_cited_amp\w*", CITED, "CITED: the LoRA paper's amplification"),
+    (r"ch9_cited_(amp\w*|phi|lr_ratio)", CITED, "CITED: the LoRA paper; LoRA Without Regret"),
     (
         r"ch9_(amp\w+|onto_ratio4|w0_norm|lora_norm|full_norm)",
         [
@@ -662,6 +739,13 @@ GLUE_TESTS = [
         ],
         "amplification",
     ),
-    (r"ch9_intruders_\w+", ["test_delta.py::test_intruder_dimensions_are_new_strong_directions"], ""),
+    (
+        r"ch9_(intruders_\w+|intr_\w+|checked)",
+        [
+            "test_delta.py::test_intruder_dimensions_are_new_strong_directions",
+            "test_learned.py::test_the_book_s_intruder_detector_is_peft_s",
+        ],
+        "intruder dimensions, the book's detector against peft's",
+    ),
     (r"ch9_ex_\w+", [EX + "test_learned_chance_level_against_random_subspaces"], "exercise"),
 ]

@@ -93,6 +93,9 @@ def test_format_answers_against_numpy_and_torch():
     answers = ex.formats_answers()
     views = np.array(ex.FP16_PATTERNS, dtype=np.uint16).view(np.float16).astype(float)
     assert answers["fp16"] == list(views)
+    for pattern, text in zip(ex.FP16_PATTERNS, answers["fields"]):  # the fields, read off the bits by hand
+        b = f"{pattern:016b}"
+        assert f"sign {b[0]}, exponent field {b[1:6]} ({int(b[1:6], 2)}), mantissa {b[6:]}" in text
     assert answers["bf16"] == torch.tensor(ex.BF16_TARGET, dtype=torch.bfloat16).item()
 
 

@@ -523,3 +523,25 @@ def test_resume_falls_back_past_a_cut_short_checkpoint_and_says_so(tiny, cache, 
         "error: --resume was given"
     )
     assert "skipping checkpoint-12" in done.stderr and "adapter_model.safetensors: is empty" in done.stderr
+
+
+def test_after_warm_up_the_rate_decays_linearly_to_zero_not_the_given_rate():
+    """The seed's "follows the given rate": transformers' default schedule, built from the profile's
+    arguments, peaks at the given rate after the warm-up and falls linearly to 0 at max_steps."""
+    from transformers.optimization import get_scheduler
+
+    cfg = F.PROFILES["stand-in"]
+    args = F.training_arguments(cfg, progress=False)
+    assert getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type) == "linear"
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.learning_rate)
+    sched = get_scheduler(
+        args.lr_scheduler_type, opt, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.max_steps
+    )
+    rates = []
+    for _ in range(cfg.max_steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert max(rates) == pytest.approx(cfg.learning_rate) and rates.index(max(rates)) == cfg.warmup_steps
+    assert rates[-1] == pytest.approx(cfg.learning_rate / (cfg.max_steps - cfg.warmup_steps))
+    assert opt.param_groups[0]["lr"] == 0

@@ -11,6 +11,7 @@ from lorabook import delta as D
 from lorabook import finetune as F
 from lorabook import learned as L
 from lorabook import standin
+from lorabook import thesis as T
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,7 @@ def test_full_run_delta_is_the_fine_tuned_model_minus_w0(base):
 
 def test_make_trains_what_is_missing_and_then_nothing(tmp_path, monkeypatch, base):
     monkeypatch.setitem(L.RUNS, "tiny", ("tiny", dict(r=1, lora_alpha=2, max_steps=2, warmup_steps=1)))
+    monkeypatch.setattr(L, "KEEPS_WEIGHTS", (*L.KEEPS_WEIGHTS, "tiny"))
     (tmp_path / ".tiny.killed").mkdir()  # what a killed run leaves behind
     assert L.make(tmp_path, ["tiny"], progress=False) == ["tiny"]
     assert L.make(tmp_path, ["tiny"], progress=False) == []
@@ -105,6 +107,55 @@ def test_make_trains_what_is_missing_and_then_nothing(tmp_path, monkeypatch, bas
     )
     assert 0 <= row["exact match"] <= len(standin.zen_of_python())
     assert set(row["deltas"]) == {f"{i}.{p}" for i in range(6) for p in ("q_proj", "v_proj")}
+    recorded = record["metrics"]  # measured as it was made, by the code that measures it now
+    assert recorded["exact match"] == row["exact match"] and recorded["intruders"] == row["intruders"]
+    assert recorded["quotes loss"] == pytest.approx(row["quotes loss"], rel=1e-5)
+    assert recorded["update norm"] == pytest.approx(D.update_norm(row["deltas"]), rel=1e-5)
+
+
+def test_a_replicate_keeps_what_was_measured_and_no_weights(tmp_path, monkeypatch):
+    monkeypatch.setitem(
+        L.RUNS, "tiny-seed0", ("tiny", dict(r=1, lora_alpha=2, max_steps=1, warmup_steps=1, seed=0))
+    )
+    L.make(tmp_path, ["tiny-seed0"], progress=False)
+    assert sorted(p.name for p in (tmp_path / "tiny-seed0").iterdir()) == ["run.json"]
+    assert set(L.info("tiny-seed0", tmp_path)["metrics"]) == {*T.KEYS, "amplification"}
+    with pytest.raises(ValueError, match="keeps only what was measured"):
+        L.load("tiny-seed0", None, tmp_path)
+
+
+def test_measure_missing_adds_metrics_to_an_old_record_and_keeps_its_key(tmp_path, monkeypatch, base):
+    monkeypatch.setitem(L.RUNS, "tiny", ("tiny", dict(r=1, lora_alpha=2, max_steps=1, warmup_steps=1)))
+    monkeypatch.setattr(L, "KEEPS_WEIGHTS", (*L.KEEPS_WEIGHTS, "tiny"))
+    L.make(tmp_path, ["tiny"], progress=False)
+    record = L.info("tiny", tmp_path)
+    old = {k: v for k, v in record.items() if k != "metrics"}  # as runs made before metrics were recorded
+    (tmp_path / "tiny" / "run.json").write_text(json.dumps(old))
+    assert L.measure_missing(tmp_path, ["tiny"]) == ["tiny"] and L.measure_missing(tmp_path, ["tiny"]) == []
+    again = L.info("tiny", tmp_path)
+    assert (
+        again["key"] == record["key"] and again["metrics"]["exact match"] == record["metrics"]["exact match"]
+    )
+
+
+def test_the_shipped_seed_runs_record_what_measuring_them_now_gives(base):
+    """A shipped run that keeps its weights, measured now, gives what its record says was measured."""
+    _, tokenizer = standin.load()
+    row = L.evaluate("qv-r4", base, tokenizer, F.quotes_batch(tokenizer), F.heldout_sample(tokenizer))
+    recorded = L.info("qv-r4")["metrics"]
+    assert recorded["exact match"] == row["exact match"] and recorded["intruders"] == row["intruders"]
+    for key in ("quotes loss", "held-out loss", "update norm"):
+        assert recorded[key] == pytest.approx(
+            row[key] if key != "update norm" else D.update_norm(row["deltas"]), rel=1e-4
+        )
+
+
+def test_the_book_s_intruder_detector_is_peft_s(base):
+    model = L.load("qv-r16", base)
+    deltas = D.lora_deltas(model)
+    w0 = D.base_weights(base, deltas)
+    ours = {n: D.intruder_dimensions(w0[n], w0[n] + d) for n, d in deltas.items()}
+    assert T.peft_intruders(model) == ours and sum(ours.values()) > 0
 
 
 def test_names_and_ids_are_checked():
@@ -123,3 +174,17 @@ def test_runs_at_one_budget_train_about_as_many_parameters():
     budget = L.info("qv-r16")["trainable"]
     for run_id in ("q-r32", "v-r32", "qkvo-r8", "all-r4"):
         assert abs(L.info(run_id)["trainable"] / budget - 1) <= 1 / 8
+
+
+def test_full_fine_tuning_draws_nothing_at_random_so_its_seeds_agree():
+    """No initialisation, the whole batch every step, no dropout in the stand-in: the seed changes nothing."""
+    config = L.base_model().config
+    assert config.dropout == config.attention_dropout == config.layerdrop == 0
+    records = [L.info(i)["metrics"] for i in L.seeds_of("full")]
+    for key in ("exact match", "intruders"):
+        assert len({m[key] for m in records}) == 1, key
+    for key in ("quotes loss", "held-out loss", "update norm"):  # the same run, up to float rounding
+        # (seed 42's record is measured from the shipped fp16 ΔW, the others' from the fp32 one they trained)
+        assert max(m[key] for m in records) == pytest.approx(min(m[key] for m in records), rel=1e-3), key
+    rows = [m["truncated"] for m in records[1:]]
+    assert all(r[k]["exact match"] == rows[0][k]["exact match"] for r in rows for k in rows[0])

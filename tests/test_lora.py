@@ -110,6 +110,22 @@ def test_merge_then_unmerge_round_trips_and_merged_equals_unmerged():
         assert torch.allclose(p, before[n], atol=1e-5), n
 
 
+def test_merge_and_unload_leaves_the_base_architecture_computing_the_same_logits():
+    torch.manual_seed(0)
+    model = tiny_opt()
+    plain = {n: type(m) for n, m in model.named_modules()}
+    L.inject_lora(model, L.SEED.target_modules, r=4, alpha=8)
+    for layer in L.lora_layers(model):
+        torch.nn.init.normal_(layer.B, std=0.1)
+    ids = torch.randint(0, 50, (2, 10))
+    with torch.no_grad():
+        unmerged = model(ids).logits
+        merged = L.merge_and_unload(model)(ids).logits
+    assert L.lora_layers(model) == [] and {n: type(m) for n, m in model.named_modules()} == plain
+    assert torch.allclose(merged, unmerged, atol=1e-5)
+    assert not torch.allclose(merged, tiny_opt()(ids).logits, atol=1e-3)  # W₀ + ΔW, not W₀
+
+
 @given(st.integers(2, 30), st.integers(2, 30), st.data())
 def test_delta_weight_has_rank_at_most_r(d_in, d_out, data):
     r = data.draw(st.integers(1, min(d_in, d_out)))

@@ -77,6 +77,16 @@ def test_usage_sums_to_one_and_entropy_is_at_most_four_bits():
     assert N.entropy_bits(np.full(16, 1 / 16)) == pytest.approx(4.0)
 
 
+def test_every_block_has_its_absmax_on_an_extreme_level_and_more_land_there_by_rounding():
+    x = np.random.default_rng(0).standard_normal(64 * 500).astype(np.float32)
+    ends = N.extremes_per_block(x)
+    blocks = x.reshape(-1, 64) / np.abs(x.reshape(-1, 64)).max(axis=1, keepdims=True)
+    code = N.nf4_code()  # a value nearer to ±1 than to the next level in rounds to the extreme level
+    top, bottom = (1 + code[-2]) / 2, (-1 + code[1]) / 2
+    np.testing.assert_array_equal(ends, ((blocks > top) | (blocks < bottom)).sum(axis=1))
+    assert ends.min() >= 1 and ends.mean() > 1.5 and 0.2 < np.mean(ends == 1) < 0.6
+
+
 def test_codes_int4_and_fp4():
     assert N.int4_code().size == 15 and N.fp4_code().size == 15  # ±0 is one level
     assert set(np.round(N.fp4_code() * 6, 6)) >= {0.5, 1.5, 3.0, 6.0, -6.0}

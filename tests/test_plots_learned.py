@@ -7,32 +7,42 @@ import pytest
 
 from lorabook import delta as D
 from lorabook.plots import learned as P
+from lorabook.plots import thesis as TP
 from lorabook.plots.style import MIN_TEXT_PX, smallest_text_px
 
 rng = np.random.default_rng(0)
 SPECTRA = {f"{i}.q_proj": np.sort(rng.random(32))[::-1] for i in range(3)}
 ROW = {"exact match": 5, "quotes loss": 1.0, "held-out loss": 5.0}
+SPREAD = {"median": 5.0, "min": 4.0, "max": 7.0, "n": 3}
 
 FIGURES = {
     "spectra": lambda: P.spectra(
         SPECTRA, {k: v[:4] for k, v in SPECTRA.items()}, 4, np.arange(1, 17), reference=SPECTRA["0.q_proj"]
     ),
-    "ablation": lambda: P.ablation({1: ROW, 4: ROW}, {"q": ROW, "all linear": ROW}, 19),
+    "ablation": lambda: P.ablation({1: SPREAD, 4: SPREAD}, {"q": SPREAD, "all linear": SPREAD}, 19),
     "similarity": lambda: P.similarity(
         {"q": D.subspace_similarity(rng.random((4, 20)), rng.random((8, 20)))}, 20
     ),
     "amplification": lambda: P.amplification(
         [4, 16], {"ΔW's top r": [[1, 2], [3, 4]]}, {"LoRA": [[5, 6], [2, 3]]}
     ),
-    "learn_forget": lambda: P.learn_forget(
-        {
-            "a": {**ROW, "kind": "lora"},
-            "b": {**ROW, "kind": "full"},
-            "c": {"quotes loss": 2.0, "held-out loss": 4.0, "kind": "base"},
-        },
-        {"sweep": ["a", "c"]},
+    "scaling": lambda: P.scaling([4, 16], {"α/r": [SPREAD, SPREAD]}, {"α/r": [SPREAD, SPREAD]}, 200),
+    "truncation": lambda: TP.truncation(
+        {0: SPREAD, 4: SPREAD},
+        {"quotes loss": {0: SPREAD, 4: SPREAD}, "held-out loss": {0: SPREAD, 4: SPREAD}},
+        19,
+        {"quotes loss": 5.0, "held-out loss": 4.0},
     ),
-    "scaling": lambda: P.scaling([4, 16], {"α/r": [1.0, 0.5]}, {"α/r": [10.0, 9.0]}, 200),
+    "parts": lambda: TP.parts({"q,v": SPREAD, "MLP fc1,fc2": SPREAD}, 6.0, SPREAD),
+    "rate_sweep": lambda: TP.rate_sweep(
+        {
+            "full": {
+                "quotes loss": {1e-4: SPREAD, 1e-3: SPREAD},
+                "held-out loss": {1e-4: SPREAD, 1e-3: SPREAD},
+            }
+        },
+        {"full": 1e-4},
+    ),
 }
 
 

@@ -114,6 +114,30 @@ def test_outlier_decomposition_is_far_more_accurate_than_vectorwise_int8(seed, m
     )
 
 
+def test_a_threshold_inside_the_ordinary_range_sends_more_to_fp16_and_errs_less():
+    """τ below the ordinary values' size is no loss of accuracy: more dimensions go to fp16 and the error
+    falls; what it costs is the int8 saving (int8_fraction)."""
+    X, _ = Q.outlier_activations(128, 256, n_outliers=4, magnitude=20.0, seed=2)
+    W = Q.gaussian_weights(256, 64, seed=2)
+    exact = X.double() @ W.double()
+    low, paper = (
+        Q.llm_int8_matmul(X, W, threshold=2.0),
+        Q.llm_int8_matmul(X, W, threshold=Q.OUTLIER_THRESHOLD),
+    )
+    assert len(low.outlier_cols) > 10 * len(paper.outlier_cols) and low.int8_fraction < paper.int8_fraction
+    assert Q.relative_error(low.out, exact) < Q.relative_error(paper.out, exact) / 2
+
+
+def test_vectorwise_error_grows_slower_than_the_outliers_and_levels_off():
+    W = Q.gaussian_weights(256, 64, seed=1)
+    errs = []
+    for m in (1, 2, 4, 8, 16, 32, 64):
+        X, _ = Q.outlier_activations(128, 256, n_outliers=4, magnitude=float(m), seed=1)
+        errs.append(Q.relative_error(Q.vectorwise_matmul(X, W), X.double() @ W.double()))
+    assert errs[-1] / errs[0] < 64 / 2  # far less than in proportion to the outliers' size
+    assert errs[-1] / errs[-2] < errs[2] / errs[1]  # and the growth slows
+
+
 @pytest.fixture(scope="module")
 def outlier_case():
     # OPT-6.7B's width: at this size float64 and float32 scaling round some near-ties differently

@@ -170,61 +170,54 @@ def three_ways():
 
 @styled
 def lora_block():
-    """A LoRA-adapted linear layer in the style of the LoRA paper's Figure 1, for a row vector x."""
+    """A LoRA-adapted linear layer in the style of the LoRA paper's Figure 1, in the book's notation:
+    x ∈ ℝᵏ, W₀ ∈ ℝ^{d×k}, A ∈ ℝ^{r×k}, B ∈ ℝ^{d×r}, h = W₀x + (α/r)·BAx ∈ ℝᵈ."""
     fig, ax = _canvas(8.4, 5.0, (0, 8.4), (0, 5.2))
     frozen, trained = "#dbe9f6", PALETTE["orange"]
     # input and the two paths
-    ax.text(4.2, 0.25, "x  (1 × d)", ha="center", fontsize=11, style="italic")
+    ax.text(4.2, 0.25, r"$x \in \mathbb{R}^{k}$", ha="center", fontsize=12)
     _box(
         ax,
-        0.5,
+        0.4,
         1.6,
-        3.0,
+        3.2,
         1.6,
         r"pretrained weights" "\n" r"$W_0 \in \mathbb{R}^{d \times k}$" "\n(frozen)",
         face=frozen,
-        size=10,
+        size=11,
     )
     _arrow(ax, (3.9, 0.55), (2.0, 1.58))
     _arrow(ax, (4.5, 0.55), (6.1, 1.08))
     # A: wide at the input, narrow at r (a trapezoid, as in the paper)
     ax.add_patch(
-        Polygon([(4.9, 1.1), (7.3, 1.1), (6.6, 1.9), (5.6, 1.9)], closed=True, fc=trained, ec="black")
+        Polygon([(4.7, 1.1), (7.5, 1.1), (6.7, 1.9), (5.5, 1.9)], closed=True, fc=trained, ec="black")
     )
-    ax.text(
-        6.1,
-        1.45,
-        r"$A \in \mathbb{R}^{r \times d}$" "\nKaiming-uniform",
-        ha="center",
-        va="center",
-        fontsize=8,
-    )
-    ax.text(7.45, 1.95, "1 × r", fontsize=8, color=PALETTE["grey"])
+    ax.text(6.1, 1.45, r"$A \in \mathbb{R}^{r \times k}$", ha="center", va="center", fontsize=11)
+    ax.text(7.55, 1.35, "Kaiming-\nuniform", fontsize=10, color=PALETTE["grey"], va="center")
     _arrow(ax, (6.1, 1.92), (6.1, 2.38))
-    ax.text(5.85, 2.15, "r", ha="center", va="center", fontsize=10, weight="bold")
+    ax.text(5.8, 2.15, r"$Ax \in \mathbb{R}^{r}$", ha="right", va="center", fontsize=10)
     ax.add_patch(
-        Polygon([(5.6, 2.4), (6.6, 2.4), (7.3, 3.2), (4.9, 3.2)], closed=True, fc=trained, ec="black")
+        Polygon([(5.5, 2.4), (6.7, 2.4), (7.5, 3.2), (4.7, 3.2)], closed=True, fc=trained, ec="black")
     )
-    ax.text(
-        6.1, 2.85, r"$B \in \mathbb{R}^{k \times r}$" "\nB = 0 at start", ha="center", va="center", fontsize=8
-    )
-    ax.text(7.45, 3.3, "× α/r", fontsize=9, color=PALETTE["red"])
+    ax.text(6.1, 2.8, r"$B \in \mathbb{R}^{d \times r}$", ha="center", va="center", fontsize=11)
+    ax.text(7.55, 2.75, "B = 0\nat start", fontsize=10, color=PALETTE["grey"], va="center")
+    ax.text(7.3, 3.45, "× α/r", fontsize=11, color=PALETTE["red"])
     # the sum
     ax.add_patch(Circle((4.2, 4.05), 0.22, fc="white", ec="black"))
     ax.text(4.2, 4.05, "+", ha="center", va="center", fontsize=14)
     _arrow(ax, (2.0, 3.22), (4.0, 3.95))
     _arrow(ax, (6.1, 3.22), (4.4, 3.95))
-    ax.text(1.7, 3.6, "x W₀  (1 × k)", fontsize=8, color=PALETTE["grey"])
-    ax.text(5.7, 3.6, "x ΔW  (1 × k)", fontsize=8, color=PALETTE["grey"])
+    ax.text(1.2, 3.6, r"$W_0 x \in \mathbb{R}^{d}$", fontsize=10, color=PALETTE["grey"])
+    ax.text(5.45, 3.72, r"$\Delta W x \in \mathbb{R}^{d}$", fontsize=10, color=PALETTE["grey"], va="bottom")
     _arrow(ax, (4.2, 4.28), (4.2, 4.62))
     ax.text(
         4.2,
         4.75,
-        r"$h = x W_0 + x\,\Delta W$  (1 × k),   $\Delta W = \frac{\alpha}{r}(BA)^\top$, rank ≤ r",
+        r"$h = W_0 x + \frac{\alpha}{r} B A x,\quad \Delta W = \frac{\alpha}{r} B A$, rank ≤ r",
         ha="center",
-        fontsize=10,
+        fontsize=12,
     )
-    ax.text(0.5, 0.9, "trained: r(d + k) numbers\nfrozen: d·k numbers", fontsize=8, color=PALETTE["grey"])
+    ax.text(0.4, 0.75, "trained: r(d + k) numbers\nfrozen: d·k numbers", fontsize=10, color=PALETTE["grey"])
     return fig
 
 

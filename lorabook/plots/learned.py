@@ -1,12 +1,13 @@
 """Figures of the chapter "What LoRA learned": spectra of ΔW, the rank and target ablations, subspace
-similarity φ, amplification, learning against forgetting, and the scaling of B·A."""
+similarity φ, amplification, and the scaling of B·A (the truncation test and the learning-rate sweep are
+in `lorabook.plots.thesis`)."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .style import PALETTE, label_bars, styled
+from .style import PALETTE, styled
 
 FULL, LORA, BASE = PALETTE["red"], PALETTE["blue"], PALETTE["grey"]
 
@@ -55,35 +56,38 @@ def spectra(full: dict[str, np.ndarray], lora: dict[str, np.ndarray], r: int, ra
     return fig
 
 
+def _spread_bars(ax, names, spreads: list[dict], colour):
+    """Bars at the medians over seeds, whiskers from least to greatest, each labelled with its median."""
+    med = np.array([s["median"] for s in spreads])
+    err = np.array([[m - s["min"], s["max"] - m] for m, s in zip(med, spreads)]).T
+    bars = ax.bar(names, med, color=colour, width=0.6, yerr=err, capsize=3, ecolor=PALETTE["black"])
+    for bar, s in zip(bars, spreads):
+        ax.annotate(
+            f"{s['median']:.0f}",
+            (bar.get_x(), s["median"]),
+            xytext=(1, 2),
+            textcoords="offset points",
+            fontsize=9,
+            ha="left",
+            va="bottom",
+        )
+    return bars
+
+
 @styled
 def ablation(by_rank: dict[int, dict], by_target: dict[str, dict], n_quotes: int):
-    """Left: quotes reproduced and final loss against r (q, v; α = 2r). Right: the same at one budget of
-    trainable parameters, spent on different matrices."""
+    """Quotes reproduced, median over seeds with whiskers for the range. Left: against r (q, v; α = 2r).
+    Right: one budget of trainable parameters spent on different matrices. Each value is a spread."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.0), width_ratios=(1.2, 1))
-    ranks = list(by_rank)
-    x = np.arange(len(ranks))
-    bars = ax1.bar(x, [by_rank[r]["exact match"] for r in ranks], color=LORA, width=0.6)
-    label_bars(ax1, bars)
-    ax1.set_xticks(x, labels=[str(r) for r in ranks])
-    ax1.set(
-        xlabel="rank r (q and v, α = 2r)",
-        ylabel=f"quotes reproduced (of {n_quotes})",
-        ylim=(0, n_quotes * 1.15),
-    )
-    twin = ax1.twinx()
-    twin.plot(x, [by_rank[r]["quotes loss"] for r in ranks], "o-", color=PALETTE["orange"], ms=4)
-    twin.set_ylabel("loss on the quotes (nats/token)", color=PALETTE["orange"])
-    twin.set_ylim(0, None)
-    twin.grid(False)
-    twin.spines["right"].set_visible(True)
+    _spread_bars(ax1, [str(r) for r in by_rank], list(by_rank.values()), LORA)
+    ax1.set(xlabel="rank r (q and v, α = 2r)", ylabel=f"quotes reproduced (of {n_quotes})")
     ax1.set_title("rank", loc="left")
-
-    names = list(by_target)
-    bars = ax2.bar(names, [by_target[n]["exact match"] for n in names], color=PALETTE["green"], width=0.6)
-    label_bars(ax2, bars)
-    ax2.set(ylim=(0, n_quotes * 1.15), xlabel="adapted matrices (r set for one budget)")
+    _spread_bars(ax2, list(by_target), list(by_target.values()), PALETTE["green"])
+    ax2.set(xlabel="adapted matrices (r set for one budget)")
     ax2.tick_params(axis="x", labelsize=9)
     ax2.set_title("where to spend the same parameters", loc="left")
+    for ax in (ax1, ax2):
+        ax.set_ylim(0, n_quotes * 1.15)
     return fig
 
 
@@ -136,48 +140,18 @@ def amplification(ranks, onto: dict[str, list], factors: dict[str, list]):
 
 
 @styled
-def learn_forget(points: dict[str, dict], sweeps: dict[str, list[str]] = None):
-    """Loss on the quotes (what the fine-tune learned) against loss on held-out documentation (what the
-    stand-in knew before): lower-left is better on both. `points` maps a label to its two losses, a kind
-    ("base", "lora" or "full") and optionally `offset`, where its label goes in points; `sweeps` maps a name
-    to the labels of points joined by a line (a rank or learning-rate sweep)."""
-    fig, ax = plt.subplots(figsize=(7.6, 3.6))
-    colours = {"base": BASE, "lora": LORA, "full": FULL}
-    styles = iter(["-", "--", ":"])
-    for name, labels in (sweeps or {}).items():
-        xy = np.array([(points[k]["quotes loss"], points[k]["held-out loss"]) for k in labels])
-        ax.plot(*xy.T, ls=next(styles), color=LORA, lw=1, alpha=0.7, label=name)
-    for label, p in points.items():
-        ax.scatter(p["quotes loss"], p["held-out loss"], color=colours[p["kind"]], s=28, zorder=3)
-        ax.annotate(
-            label,
-            (p["quotes loss"], p["held-out loss"]),
-            xytext=p.get("offset", (5, 3)),
-            textcoords="offset points",
-            fontsize=8,
-            color=colours[p["kind"]],
-        )
-    ax.set(
-        xscale="log",
-        xlabel="loss on the quotes (nats/token, log scale): ← learned",
-        ylabel="held-out documentation loss\n(nats/token): forgotten ↑",
-    )
-    ax.set_title("learning against forgetting", loc="left")
-    if sweeps:
-        ax.legend(fontsize=9, loc="upper right")
-    return fig
-
-
-@styled
 def scaling(ranks, losses: dict[str, list], norms: dict[str, list], steps: int):
-    """Final training loss and ‖ΔW‖_F (all adapted matrices) against r, for each rule of scaling B·A, after
-    `steps` optimizer steps."""
+    """Loss on the quotes and ‖ΔW‖_F (all adapted matrices) against r, for each rule of scaling B·A, after
+    `steps` optimizer steps. Each value is a spread over seeds: the median drawn, the range as a band."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 2.9))
     colours = [LORA, PALETTE["orange"], PALETTE["green"]]
     for colour, name in zip(colours, losses):
-        ax1.plot(ranks, losses[name], "o-", color=colour, label=name, ms=4)
-        ax2.plot(ranks, norms[name], "o-", color=colour, label=name, ms=4)
-    ax1.set(xscale="log", xlabel="r", ylabel="final training loss", ylim=(0, None))
+        for ax, values in ((ax1, losses[name]), (ax2, norms[name])):
+            ax.fill_between(
+                ranks, [v["min"] for v in values], [v["max"] for v in values], color=colour, alpha=0.2, lw=0
+            )
+            ax.plot(ranks, [v["median"] for v in values], "o-", color=colour, label=name, ms=4)
+    ax1.set(xscale="log", xlabel="r", ylabel="loss on the quotes", ylim=(0, None))
     ax2.set(xscale="log", xlabel="r", ylabel=r"$\|\Delta W\|_F$, all adapted matrices", ylim=(0, None))
     ax1.set_title(f"loss after the same {steps} steps", loc="left", fontsize=10)
     ax2.set_title("size of the update", loc="left", fontsize=10)

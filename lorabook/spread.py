@@ -1,0 +1,28 @@
+"""A measurement over training seeds: its median and range, and whether two of them differ beyond noise.
+
+A run at one seed is one draw. Where the book compares two settings it trains each at several seeds and
+prints the median with the range, least to greatest. Two settings whose ranges overlap are not told apart
+by these runs: the book calls that difference noise, in those words.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+
+def spread(values) -> dict:
+    """Median, least and greatest of a measurement over seeds: what the chapter prints where it compares."""
+    values = sorted(values)
+    if not values:
+        raise ValueError("values must hold at least one run's measurement, got none")
+    return {"median": statistics.median(values), "min": values[0], "max": values[-1], "n": len(values)}
+
+
+def described(spread: dict) -> str:
+    """A spread as the chapter prints it: the median, then the range in brackets (3 significant figures)."""
+    return f"{spread['median']:.3g} [{spread['min']:.3g}–{spread['max']:.3g}]"
+
+
+def apart(a: dict, b: dict) -> bool:
+    """Whether two spreads' ranges are disjoint: the only difference these runs can claim is not noise."""
+    return a["max"] < b["min"] or b["max"] < a["min"]
