@@ -5,7 +5,7 @@
 # make lab    open the chapters as notebooks in JupyterLab (jupytext); each glue cell shows its figures and values
 # Other targets: make unit (unit tests only), make lint (ruff), make figures (redraw figures/), make clean, make lock,
 # make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic),
-# make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 8 min),
+# make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 38 min),
 # make real (train the real model's shipped runs over seeds that are missing or stale, about 17 min).
 
 PYTHON ?= python3

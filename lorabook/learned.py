@@ -6,14 +6,14 @@ change for all of them: the base is the stand-in in fp32, not in 8-bit, so that 
 start from the same W₀ and ΔW = W − W₀ means the same thing for both. The runs vary what Hu et al. (2021)
 vary in §7: the rank r, the adapted matrices, the seed, and the scaling of B·A (α/r, or α/√r in rsLoRA).
 
-Training all of them takes about ten minutes on two cores, so the results are shipped in
+Training all of them takes about 35 minutes on two cores, so the results are shipped in
 `lorabook/data/learned/`, one folder per run:
 
     python -m lorabook.learned      # what `make learned` runs: trains the runs that are missing or stale
 
-Each folder holds the run's `run.json` (its configuration, training losses and seconds, and a `key`: a hash
-of the configuration and of the stand-in's recipe key) and what it trained: the peft adapter, or for full
-fine-tuning ΔW of every parameter in fp16. A test fails while a shipped key differs from today's, and another
+Each folder holds the run's `run.json` (its configuration, training losses and seconds, what `measure` found
+as it was made, and a `key`: a hash of the configuration and of the stand-in's recipe key) and, for the runs
+in KEEPS_WEIGHTS, what it trained: the peft adapter, or for full fine-tuning ΔW of every parameter in fp16. A test fails while a shipped key differs from today's, and another
 reruns the first steps of a run with today's code and compares the losses with the shipped ones.
 """
 
