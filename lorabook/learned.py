@@ -13,8 +13,10 @@ Training all of them takes about 35 minutes on two cores, so the results are shi
 
 Each folder holds the run's `run.json` (its configuration, training losses and seconds, what `measure` found
 as it was made, and a `key`: a hash of the configuration and of the stand-in's recipe key) and, for the runs
-in KEEPS_WEIGHTS, what it trained: the peft adapter, or for full fine-tuning ΔW of every parameter in fp16. A test fails while a shipped key differs from today's, and another
-reruns the first steps of a run with today's code and compares the losses with the shipped ones.
+in KEEPS_WEIGHTS, what it trained: the peft adapter, or for full fine-tuning ΔW of every parameter in fp16.
+A test fails while a shipped key differs from today's, and another reruns the first steps of a run with
+today's code and compares the losses with the shipped ones (past the warm-up, runs made on different CPUs
+drift apart: sums in another order round differently, so `versions` records the CPU's vector width).
 """
 
 from __future__ import annotations
@@ -228,15 +230,10 @@ def measure(model, changed: dict, base, tokenizer, batch, heldout) -> dict:
 
 
 def _versions() -> dict:
-    import peft
-    import transformers
+    from .real_runs import versions  # the libraries' versions, as the real model's runs record them
 
-    return {
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-        "python": sys.version.split()[0],
-    }
+    # and the kernels' vector width: sums round by it, so runs made on other CPUs drift apart
+    return {**versions(), "python": sys.version.split()[0], "cpu": torch.backends.cpu.get_cpu_capability()}
 
 
 # ---------------------------------------------------------------------------- loading them

@@ -26,3 +26,10 @@ def described(spread: dict) -> str:
 def apart(a: dict, b: dict) -> bool:
     """Whether two spreads' ranges are disjoint: the only difference these runs can claim is not noise."""
     return a["max"] < b["min"] or b["max"] < a["min"]
+
+
+def in_words(spread: dict, fmt: str = "{:.0f}") -> str:
+    """A spread as prose: "18 (17 to 18)", the median with its range, or "19 at every seed" when the runs
+    agree."""
+    median, low, high = (fmt.format(spread[k]) for k in ("median", "min", "max"))
+    return f"{median} at every seed" if low == high else f"{median} ({low} to {high})"

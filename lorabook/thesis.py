@@ -19,7 +19,7 @@ from contextlib import redirect_stdout
 import numpy as np
 
 from . import learned as L
-from .spread import apart, described, spread  # noqa: F401  (the chapter reads them here)
+from .spread import apart, described, in_words, spread  # noqa: F401  (the chapter reads them here)
 
 KEYS = L.METRICS  # what `learned.measure` records of every run
 OPTIONAL = ("amplification",)  # what it records of LoRA runs only

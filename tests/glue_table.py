@@ -713,7 +713,7 @@ GLUE_TESTS = [
     ),
     (r"ch9_(step\w+|claim8)", TIMED, "TIMED: a training step by rank, interleaved"),
     (
-        r"ch9_(best_\w+|ratio_\w+|grid_step)",
+        r"ch9_(best_\w+|ratio_\w+|grid_step|pareto_\w+)",
         [
             "test_truncation.py::test_best_rate_is_the_smallest_that_learns_the_most_and_noise_reads_the_ranges",
             "test_truncation.py::test_every_comparison_has_its_seeds_and_every_sweep_rate_two",
@@ -740,7 +740,7 @@ GLUE_TESTS = [
         "amplification",
     ),
     (
-        r"ch9_(intruders_\w+|intr_\w+|checked)",
+        r"ch9_(intruders_\w+|intr_\w+|checked|big_\w+)",
         [
             "test_delta.py::test_intruder_dimensions_are_new_strong_directions",
             "test_learned.py::test_the_book_s_intruder_detector_is_peft_s",

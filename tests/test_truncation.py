@@ -82,6 +82,9 @@ def test_spread_and_apart():
     s = spread.spread([3, 1, 2])
     assert s == {"median": 2, "min": 1, "max": 3, "n": 3}
     assert spread.described(s) == "2 [1–3]"
+    assert spread.in_words(s) == "2 (1 to 3)"
+    assert spread.in_words(spread.spread([19, 19])) == "19 at every seed"
+    assert spread.in_words(spread.spread([0.5, 0.26]), "{:.1f}") == "0.4 (0.3 to 0.5)"
     assert spread.apart(spread.spread([1, 2]), spread.spread([3, 4]))
     assert not spread.apart(spread.spread([1, 3]), spread.spread([3, 4]))  # touching ranges are noise
     with pytest.raises(ValueError, match="at least one"):
