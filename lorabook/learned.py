@@ -50,16 +50,12 @@ from .learned_runs import (  # noqa: F401  (the run table, re-exported)
     ATTENTION,
     FP32_RUNS,
     KEEPS_WEIGHTS,
-    QUANTIZED,
     QV,
     RANKS,
-    RATES,
     REPLICATED,
     RUNS,
     SCALING,
     SCALING_RANKS,
-    SEED_ALPHA,
-    SEED_R,
     SEEDS,
     SWEEP,
     SWEEP_SEEDS,
@@ -133,6 +129,14 @@ def make(dest: Path = SHIPPED, run_ids=None, progress: bool = True) -> list[str]
     return todo
 
 
+def _decisive(base, delta, tokenizer, batch, heldout) -> dict:
+    """Full fine-tuning's ΔW cut to each rank, and applied by parts (`lorabook.truncation`)."""
+    return {
+        "truncated": truncation.by_rank(base, delta, tokenizer, batch, heldout),
+        "parts": truncation.by_part(base, delta, tokenizer, batch, heldout),
+    }
+
+
 def measure_missing(dest: Path = SHIPPED, run_ids=None) -> list[str]:
     """Add `metrics` to the record of each run in `dest` made before runs recorded them, measured from its
     weights (and for full fine-tuning the truncation test). The run's key stays: what it trained is unchanged.
@@ -152,8 +156,7 @@ def measure_missing(dest: Path = SHIPPED, run_ids=None) -> list[str]:
             from safetensors.torch import load_file
 
             delta = {k: v.float() for k, v in load_file(Path(dest) / run_id / "delta.safetensors").items()}
-            metrics["truncated"] = truncation.by_rank(base, delta, tokenizer, batch, heldout)
-            metrics["parts"] = truncation.by_part(base, delta, tokenizer, batch, heldout)
+            metrics.update(_decisive(base, delta, tokenizer, batch, heldout))
         files.write_json_atomic(Path(dest) / run_id / "run.json", {**record, "metrics": metrics})
         done.append(run_id)
     return done
@@ -190,8 +193,7 @@ def _train(run_id: str, tmp: Path, progress: bool) -> Path:
     batch, heldout = F.quotes_batch(tokenizer), F.heldout_sample(tokenizer)
     metrics = measure(model, changed, base, tokenizer, batch, heldout)
     if cfg.method == "full":  # the decisive test of the low-rank claim, at this seed
-        metrics["truncated"] = truncation.by_rank(base, delta, tokenizer, batch, heldout)
-        metrics["parts"] = truncation.by_part(base, delta, tokenizer, batch, heldout)
+        metrics.update(_decisive(base, delta, tokenizer, batch, heldout))
     log = result["log_history"]
     record = {
         "id": run_id,

@@ -109,12 +109,6 @@ for _method, _changes in SWEEP_METHODS.items():
                 RUNS[_found] = (f"{_method}, lr {_lr:.0e}, seed {_seed}", _run)
             SWEEP[_method][_lr].append(_found)
 
-RATES = {
-    1e-3: "qv-r16-lr1e-03",
-    3e-3: "qv-r16-lr3e-03",
-    F.STANDIN_LR: "qv-r16",
-}  # the seed's adapter, by rate
-
 QUANTIZED = ("qv-r16-int8", "qv-r16-nf4")  # the runs on an int8 or NF4 base; the others share the fp32 W₀
 FP32_RUNS = tuple(i for i in KEEPS_WEIGHTS if i not in QUANTIZED)  # the runs the chapter loads and measures
 

@@ -39,11 +39,6 @@ def over_seeds(run_id: str, key: str, results: dict | None = None) -> dict:
     return spread(measured(i, results)[key] for i in L.seeds_of(run_id))
 
 
-def seconds_over_seeds(run_id: str) -> dict:
-    """Training seconds of the run at each of its seeds, as recorded when each was made."""
-    return spread(L.info(i)["train_seconds"] for i in L.seeds_of(run_id))
-
-
 def truncated(live: dict[int, dict]) -> list[dict[int, dict]]:
     """The truncation test at each seed of full fine-tuning: `live` (seed 42's, measured now), then the
     replicates' as recorded, each {r: measurements}."""

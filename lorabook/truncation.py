@@ -49,9 +49,13 @@ def truncate(delta: torch.Tensor, r: int) -> torch.Tensor:
         raise ValueError(f"r must be at least 0, got {r}")
     if r == 0:
         return torch.zeros_like(delta)
-    U, S, Vh = torch.linalg.svd(delta.double(), full_matrices=False)
-    r = min(r, len(S))
-    return ((U[:, :r] * S[:r]) @ Vh[:r]).to(delta.dtype)
+    return _rank_r(torch.linalg.svd(delta.double(), full_matrices=False), r).to(delta.dtype)
+
+
+def _rank_r(factors, r: int) -> torch.Tensor:
+    """U_r Σ_r V_rᵀ from an SVD's (U, Σ, Vᵀ); every triple if r exceeds their number."""
+    U, S, Vh = factors
+    return (U[:, :r] * S[:r]) @ Vh[:r]
 
 
 def _factors(delta: dict[str, torch.Tensor]) -> dict[str, tuple]:
@@ -69,8 +73,7 @@ def truncated_model(base, delta: dict[str, torch.Tensor], r: int, factors=None):
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name in factors:
-                U, S, Vh = factors[name]
-                p.add_(((U[:, :r] * S[:r]) @ Vh[:r]).to(p.dtype))
+                p.add_(_rank_r(factors[name], r).to(p.dtype))
             else:
                 p.add_(delta[name].to(p.dtype))
     return model.eval()
