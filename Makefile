@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The executed book. Cached outputs and parsed pages are dropped first if lorabook/ or the pins changed.
 book: $(STAMP) check-figures
-	$(BIN)/python -m lorabook.bookcache _build
+	$(BIN)/python -m bookbuild.cache _build
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
 # Both cores: pytest-xdist runs the tests in two workers, file by file (--dist loadfile keeps each
@@ -44,8 +44,8 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check lorabook tests
-	$(BIN)/ruff format --check lorabook tests
+	$(BIN)/ruff check lorabook bookbuild tests
+	$(BIN)/ruff format --check lorabook bookbuild tests
 
 # Every chapter executes without error: the build runs them with raise_on_error, and -W fails on any warning.
 chapters: book
@@ -61,12 +61,12 @@ check-pages: chapters
 check-notebooks: chapters
 	LORABOOK_BUILD_DIR=_build $(BIN)/python -m pytest -q -p no:cacheprovider tests/after_build
 
-# Every page in headless Chromium (lorabook.browsercheck): math typeset, images loaded with real alt text, no
+# Every page in headless Chromium (bookbuild.browsercheck): math typeset, images loaded with real alt text, no
 # console error, no stderr cell, no broken internal link or anchor; a full-page screenshot of each page goes to
 # _build/screenshots. Without a chromium it says so loudly and skips (.ci/run installs one with apt-get).
 browser-check: chapters
-	@if $(BIN)/python -c "import sys, lorabook.browsercheck as b; sys.exit(b.find_chromium() is None)"; then \
-		$(BIN)/python -m lorabook.browsercheck _build/html --shots _build/screenshots; \
+	@if $(BIN)/python -c "import sys, bookbuild.browsercheck as b; sys.exit(b.find_chromium() is None)"; then \
+		$(BIN)/python -m bookbuild.browsercheck _build/html --shots _build/screenshots; \
 	else echo "*** browser check SKIPPED: no chromium on PATH (apt-get install chromium) ***"; fi
 
 test: lint unit chapters check-pages check-notebooks browser-check

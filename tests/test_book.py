@@ -11,7 +11,7 @@ import pytest
 import yaml
 from number_words import strip_markup
 
-from lorabook import bookcache
+from bookbuild import cache as bookcache
 from lorabook.plots import diagrams
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,7 +260,7 @@ def test_cache_and_doctrees_are_emptied_when_library_or_pins_change(tmp_path, ed
 def test_the_sphinx_extension_drops_thebe_scripts_only():
     from types import SimpleNamespace
 
-    from lorabook.sphinx_ext import drop_thebe
+    from bookbuild.sphinx_ext import drop_thebe
 
     scripts = [
         SimpleNamespace(filename=None, attributes={"body": 'const THEBE_JS_URL = "x"'}),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lorabook import browsercheck as B
+from bookbuild import browsercheck as B
 
 pytestmark = pytest.mark.skipif(B.find_chromium() is None, reason="no chromium on PATH")
 

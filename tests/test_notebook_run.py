@@ -12,7 +12,7 @@ import jupytext
 import pytest
 from nbclient import NotebookClient
 
-from lorabook import notebooks
+from bookbuild import notebooks
 
 CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
 

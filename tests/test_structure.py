@@ -53,6 +53,23 @@ def imports(path: Path, top_level_only: bool):
 
 
 MODULES = sorted(PACKAGE.rglob("*.py"))
+BUILD = sorted((ROOT / "bookbuild").rglob("*.py"))  # the book's build machinery, apart from the library
+
+
+def test_the_library_holds_none_of_the_build_machinery():
+    """A reader who opens lorabook/ finds only what the book teaches: lorabook never imports bookbuild, and
+    importing every lorabook module loads none of it (nor Sphinx)."""
+    import subprocess
+    import sys
+
+    assert not any("bookbuild" in p.read_text() for p in MODULES)
+    names = " ".join(module_name(p) for p in MODULES if "__main__" not in p.name)
+    probe = (
+        f"import importlib, sys\nfor m in '{names}'.split(): importlib.import_module(m)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'bookbuild', 'sphinx', 'myst_nb'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_no_import_cycle_at_module_level():
@@ -87,7 +104,7 @@ def test_the_estimator_imports_neither_the_fine_tune_nor_the_profiler():
     assert "torch.profiler" not in text and "lorabook.finetune" not in text
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", MODULES + BUILD, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_module_is_small(path):
     assert len(path.read_text().splitlines()) <= MAX_LINES
 

@@ -1,7 +1,7 @@
 """What a reader gets from the chapters as notebooks, checked on the book's own execution of each chapter.
 
 The book executes every chapter once, as a reader's kernel would: MyST-NB reads the MyST Markdown (jupytext's
-format) and runs it with nbclient. These tests read that execution back (lorabook.notebooks.executed) and
+format) and runs it with nbclient. These tests read that execution back (bookbuild.notebooks.executed) and
 check what Jupyter shows a reader, and that the page shows none of it. `make check-notebooks` runs them after
 the book, with LORABOOK_BUILD_DIR set; tests/test_notebook_run.py runs one chapter from scratch, the reader's
 way.
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lorabook import notebooks
+from bookbuild import notebooks
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("LORABOOK_BUILD_DIR", "_build"))

@@ -6,7 +6,7 @@ We store a digest of the library sources and of the pinned versions in the build
 changes we empty both the execution cache and Sphinx's saved doctrees. Every chapter imports lorabook, so a
 library change re-reads and re-executes them all; an unchanged library keeps the build warm.
 
-    python -m lorabook.bookcache _build     # run by `make book` before the build
+    python -m bookbuild.cache _build     # run by `make book` before the build
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ thebe's scripts altogether.
 
 The theme offers a page's `.ipynb` for download only when the source is one, or when a launch button is set.
 Each chapter is a MyST Markdown notebook, so `offer_notebook` writes the chapter as a notebook, with the
-outputs of the book's own execution (lorabook.notebooks), next to the page's sources, and adds it to the
+outputs of the book's own execution (bookbuild.notebooks), next to the page's sources, and adds it to the
 download menu.
 """
 

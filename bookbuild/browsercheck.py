@@ -1,6 +1,6 @@
 """The built book as a reader's browser shows it: headless Chromium, driven over the DevTools protocol.
 
-    python -m lorabook.browsercheck _build/html --shots _build/screenshots    # = make browser-check
+    python -m bookbuild.browsercheck _build/html --shots _build/screenshots    # = make browser-check
 
 It serves the site on loopback, opens every page of the table of contents at 1280 px, waits for MathJax,
 and reports per page: math elements typeset (and raw TeX or MathJax errors left), images that did not load
@@ -295,7 +295,7 @@ def check(site: Path, shots: Path | None = None, executable: str | None = None, 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lorabook.browsercheck", description=__doc__.splitlines()[0]
+        prog="python -m bookbuild.browsercheck", description=__doc__.splitlines()[0]
     )
     parser.add_argument("site", nargs="?", default="_build/html", help="the built book (default _build/html)")
     parser.add_argument("--shots", default="_build/screenshots", help="where the full-page screenshots go")

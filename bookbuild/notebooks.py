@@ -2,7 +2,7 @@
 
 The book executes each chapter once (MyST-NB, through jupyter-cache and nbclient) and keeps the executed
 code cells in its cache. `executed` puts those outputs back beside the chapter's Markdown cells, read with
-jupytext as JupyterLab reads them. The built site offers that notebook for download (lorabook.sphinx_ext),
+jupytext as JupyterLab reads them. The built site offers that notebook for download (bookbuild.sphinx_ext),
 less the glue records that only the book uses (`for_reader`). The test in tests/after_build checks, with
 `seen`, that a reader running a chapter sees every glued figure and every glued value.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .book import INTERACTIVE
+from lorabook.book import INTERACTIVE
 
 # MyST-NB's prefix for the MIME types of a value glued with display=False (myst_nb.ext.glue.GLUE_PREFIX).
 GLUE_PREFIX = "application/papermill.record/"
@@ -103,7 +103,7 @@ def problems(nb) -> list[str]:
     not shown in a table or shown as another value. Empty when the reader sees it all."""
     import ast
 
-    from .book import formatted
+    from lorabook.book import formatted
 
     found = seen(nb)
     found_problems = [f"error output: {e}" for e in found["errors"]]
