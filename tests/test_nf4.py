@@ -120,15 +120,11 @@ def test_nf4_figures_are_legible():
         assert smallest_text_px(fig) >= MIN_TEXT_PX
 
 
-def test_cli_selects_a_4bit_base(monkeypatch):
+def test_cli_selects_a_4bit_base():
     from lorabook.finetune import cli
 
-    seen = {}
-    monkeypatch.setattr(
-        cli, "run", lambda cfg, **kw: seen.setdefault("cfg", cfg) and (None, None, {"completion": ""})
-    )
-    F.main(["--nf4", "--max-steps", "1"])
-    assert seen["cfg"].load_in_4bit and not seen["cfg"].load_in_8bit
+    cfg = cli.config_from(cli.parser().parse_args(["--nf4", "--max-steps", "1"]))
+    assert cfg.load_in_4bit and not cfg.load_in_8bit
 
 
 def test_offset_is_the_one_qlora_types():

@@ -114,7 +114,8 @@ def test_the_smollm2_profile_runs_from_the_command_line(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1].startswith(SEED.prompt)
+    # the summary's last line: the completion, which starts with the prompt it completes
+    assert done.stdout.strip().splitlines()[-1].startswith(f"completion of {SEED.prompt!r}: '{SEED.prompt}")
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
 
 

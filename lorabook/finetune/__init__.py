@@ -1,6 +1,7 @@
-"""The seed's 8-bit OPT LoRA fine-tune, on today's stack: one pipeline, two profiles.
+"""The seed's 8-bit OPT LoRA fine-tune, on today's stack: one pipeline, three profiles.
 
     python -m lorabook.finetune --profile stand-in       # CPU, offline, minutes (the default)
+    python -m lorabook.finetune --profile smollm2        # the real SmolLM2-135M-Instruct, CPU, offline
     python -m lorabook.finetune --profile opt-6.7b       # facebook/opt-6.7b on a CUDA GPU with hub access
     accelerate launch --multi_gpu --num_processes 2 -m lorabook.finetune --profile stand-in     # DDP, CPU too
 

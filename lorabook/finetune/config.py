@@ -141,6 +141,27 @@ class EnvironmentNotReady(RuntimeError):
     """The profile needs something this machine does not have (a GPU, the hub)."""
 
 
+class Interrupted(RuntimeError):
+    """Training stopped by Ctrl-C (SIGINT) at `step`; `checkpoint` is the newest complete one, or None."""
+
+    def __init__(self, step: int, max_steps: int, checkpoint, save_steps: int):
+        self.step, self.checkpoint = step, checkpoint
+        if checkpoint is None:
+            hint = (
+                f"no checkpoint was saved yet (the first comes at step {save_steps}); rerun with --overwrite"
+                " to start again"
+            )
+        else:
+            hint = f"rerun with --resume to continue from {checkpoint.name}"
+        super().__init__(f"interrupted at step {step} of {max_steps}; {hint}")
+
+
+def warmup_for(profile: FinetuneConfig, max_steps: int) -> int:
+    """The warm-up for a run of `max_steps`: the profile's share of its own run (the seed's 100 of 200, the
+    stand-in's 20 of 200), so that a short run is not all warm-up."""
+    return round(profile.warmup_steps * max_steps / profile.max_steps)
+
+
 def preflight(cfg: FinetuneConfig) -> None:
     """Fail within seconds, before any download, if the opt-6.7b profile cannot run here."""
     if cfg.profile != "opt-6.7b":

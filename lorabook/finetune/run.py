@@ -8,9 +8,11 @@ import json
 import time
 from pathlib import Path
 
+from .. import files
 from ..lora import count_parameters
 from .config import FinetuneConfig, preflight, resolve
 from .steps import (
+    KEEP_CHECKPOINTS,
     check_output_dir,
     generate,
     load_base,
@@ -57,21 +59,27 @@ def trainable_model(cfg: FinetuneConfig):
     return lora_model(load_base(cfg), cfg)
 
 
-def run(cfg: FinetuneConfig, resume: bool = False, overwrite: bool = False, progress: bool = True):
+def run(cfg: FinetuneConfig, resume=False, overwrite=False, progress=True, keep=KEEP_CHECKPOINTS):
     """Every step, in the seed's order. Returns (model, tokenizer, result); result.json holds the result.
 
-    progress=False shows no progress bar (tokenizing, loading, training) and prints no training log.
+    progress=False shows no progress bar (tokenizing, loading, training) and prints no training log. `keep`:
+    the checkpoints kept in cfg.output_dir (None: all). Ctrl-C during training raises Interrupted.
     """
     with bars(progress):
-        return _run(cfg, resume, overwrite, progress)
+        return _run(cfg, resume, overwrite, progress, keep)
 
 
-def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
+def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool, keep):
     cfg.validate()
     preflight(cfg)
     out = Path(cfg.output_dir)
     check_output_dir(out, resume, overwrite)
     start_from = resume_point(out) if resume else None  # before any loading: no complete checkpoint fails now
+    if start_from and files.checkpoint_step(Path(start_from)) >= cfg.max_steps:
+        raise ValueError(
+            f"--resume: {Path(start_from).name} already reached max_steps={cfg.max_steps}, so there is"
+            " nothing to train; give a larger --max-steps to go on, or --overwrite to start again"
+        )
     cfg = resolve(cfg, progress)
     from transformers import set_seed
 
@@ -80,7 +88,7 @@ def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
     data = tokenize(load_quotes(cfg), tokenizer, cfg.append_eos)  # before the model: empty data fails fast
     model = trainable_model(cfg)
     start = time.perf_counter()
-    trainer = train(model, tokenizer, data, cfg, resume=start_from or False, progress=progress)
+    trainer = train(model, tokenizer, data, cfg, resume=start_from or False, progress=progress, keep=keep)
     seconds = time.perf_counter() - start
     saved = save_adapter(model, saved_dir(cfg))
     result = {
@@ -89,6 +97,8 @@ def _run(cfg: FinetuneConfig, resume: bool, overwrite: bool, progress: bool):
         "train_seconds": seconds,
         "log_history": trainer.state.log_history,
         "global_step": trainer.state.global_step,
+        "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
+        "resumed_from": Path(start_from).name if start_from else None,
         "world_size": trainer.args.world_size,
         "adapter_files": {p.name: p.stat().st_size for p in saved},
         "completion": generate(model, tokenizer, cfg.prompt, cfg.max_new_tokens),

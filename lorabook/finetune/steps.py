@@ -12,7 +12,10 @@ import torch
 from torch import nn
 
 from .. import files, standin
-from .config import FinetuneConfig
+from .._checks import check_int
+from .config import FinetuneConfig, Interrupted
+
+KEEP_CHECKPOINTS = 2  # the newest, and one before it in case a kill cut the newest short
 
 # ---------------------------------------------------------------------------- 1. load in 8-bit
 
@@ -191,9 +194,12 @@ def check_output_dir(path: Path, resume: bool, overwrite: bool) -> None:
     raise FileExistsError(f"output_dir {path} already holds {what}; pass --resume to continue or --overwrite")
 
 
-def training_arguments(cfg: FinetuneConfig, progress: bool = True):
+def training_arguments(cfg: FinetuneConfig, progress: bool = True, keep: int | None = KEEP_CHECKPOINTS):
+    """The seed's TrainingArguments on this machine; `keep` checkpoints at most (None: every one)."""
     from transformers import TrainingArguments
 
+    if keep is not None:
+        check_int(keep, "keep", 1)
     cuda = torch.cuda.is_available()
     return TrainingArguments(
         output_dir=cfg.output_dir,
@@ -207,6 +213,9 @@ def training_arguments(cfg: FinetuneConfig, progress: bool = True):
         logging_steps=cfg.logging_steps,
         save_strategy="steps",
         save_steps=cfg.save_steps,
+        save_total_limit=keep,
+        # DDP: LoRA uses every trainable parameter each step, so the search for unused ones is wasted work
+        ddp_find_unused_parameters=False,
         seed=cfg.seed,
         data_seed=cfg.seed,
         report_to=[],
@@ -214,29 +223,69 @@ def training_arguments(cfg: FinetuneConfig, progress: bool = True):
     )
 
 
-def train(model, tokenizer, data, cfg: FinetuneConfig, resume: bool | str = False, progress: bool = True):
+def train(model, tokenizer, data, cfg: FinetuneConfig, resume=False, progress=True, keep=KEEP_CHECKPOINTS):
     """The seed's Trainer, resumable: resume=True continues from the newest complete checkpoint in
     cfg.output_dir (resume_point), a path from that checkpoint.
 
-    With progress=False nothing is printed: no bar, and no line per logged step (the log stays in
-    trainer.state.log_history), so a rendered notebook shows results, not logs.
+    With progress=True a bar, and one readable line per logged step (log_lines); with progress=False nothing
+    is printed (the log stays in trainer.state.log_history), so a rendered notebook shows results, not logs.
+    Ctrl-C raises Interrupted, which names the step and the checkpoint to resume from.
     """
-    from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer
+    from transformers import DataCollatorForLanguageModeling, PrinterCallback, ProgressCallback, Trainer
 
     trainer = Trainer(
         model=model,
-        args=training_arguments(cfg, progress),
+        args=training_arguments(cfg, progress, keep),
         train_dataset=data,
         data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),  # labels = inputs, pads = -100
     )
-    if not progress:
-        trainer.remove_callback(PrinterCallback)  # what Trainer prints each logging step instead of a bar
+    trainer.remove_callback(PrinterCallback)  # both print each log as a Python dict of quoted numbers
+    trainer.remove_callback(ProgressCallback)
+    if progress:
+        trainer.add_callback(log_lines())
     model.config.use_cache = False  # the KV cache is for generation; in training it only costs memory
     if resume is True:
         resume = resume_point(cfg.output_dir)
-    trainer.train(resume_from_checkpoint=resume or None)
+    try:
+        trainer.train(resume_from_checkpoint=resume or None)
+    except KeyboardInterrupt:
+        for callback in trainer.callback_handler.callbacks:  # end the bar's line before the message
+            if getattr(callback, "training_bar", None) is not None:
+                callback.training_bar.close()
+                callback.training_bar = None
+        out = Path(cfg.output_dir)
+        checkpoint = files.last_complete_checkpoint(out)[0] if out.is_dir() else None
+        raise Interrupted(trainer.state.global_step, cfg.max_steps, checkpoint, cfg.save_steps) from None
     model.config.use_cache = True
     return trainer
+
+
+def log_line(logs: dict, step: int, max_steps: int) -> str:
+    """One logged step as a line: `step 20/200  loss 1.234  lr 7.00e-03  grad-norm 0.512`."""
+    parts = [f"step {step}/{max_steps}"]
+    shown = {
+        "loss": ("loss", "{:.4f}"),
+        "learning_rate": ("lr", "{:.2e}"),
+        "grad_norm": ("grad-norm", "{:.3g}"),
+    }
+    for key, (name, fmt) in shown.items():
+        if key in logs:
+            parts.append(f"{name} {fmt.format(logs[key])}")
+    if "train_loss" in logs:  # the Trainer's closing log: the mean loss over the run
+        parts.append(f"mean loss {logs['train_loss']:.4f}, {logs.get('train_runtime', 0):.0f} s")
+    return "  ".join(parts)
+
+
+def log_lines():
+    """transformers' progress bar, with each log written above it as one line (log_line), on rank 0 only."""
+    from transformers import ProgressCallback
+
+    class LogLines(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and self.training_bar is not None and logs:
+                self.training_bar.write(log_line(logs, state.global_step, state.max_steps))
+
+    return LogLines()
 
 
 def resume_point(output_dir) -> str:
@@ -248,9 +297,15 @@ def resume_point(output_dir) -> str:
     for path, why in skipped:
         print(f"--resume: skipping {path.name} ({why})", file=sys.stderr)
     if checkpoint is None:
-        raise FileNotFoundError(f"--resume was given, but {output_dir} holds no complete checkpoint")
-    if skipped:
-        print(f"--resume: continuing from {checkpoint.name}", file=sys.stderr)
+        raise FileNotFoundError(
+            f"--resume was given, but {output_dir} holds no complete checkpoint; pass --overwrite instead"
+            " to start again"
+        )
+    print(
+        f"--resume: continuing from {checkpoint.name} (its weights, optimizer, schedule and random states:"
+        " with the same arguments, the run goes on as if it had not stopped)",
+        file=sys.stderr,
+    )
     return str(checkpoint)
 
 
