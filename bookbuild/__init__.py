@@ -5,4 +5,5 @@
 - `sphinx_ext`: the Sphinx extension: offers each chapter as a notebook with the book's outputs.
 - `notebooks`: what a reader of those notebooks sees, and what must not be there.
 - `browsercheck`: every built page in headless Chromium (make browser-check).
+- `mutants`: the per-module report of `make mutants`.
 """

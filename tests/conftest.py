@@ -68,3 +68,46 @@ def cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny(cache):
     return S.standin_path(TINY, progress=False)
+
+
+# `make unit` sets LORABOOK_TRACE_PRODUCERS to a folder: each test the glue table names then records which
+# lorabook functions it calls, through cProfile (a C profiler: a small cost, only in those tests), and
+# tests/producers.py checks that the code that made each glued number is among them. Slow tests (training,
+# minutes) are not profiled: for them the check reads the test's own code.
+_TRACE_DIR = os.environ.get("LORABOOK_TRACE_PRODUCERS")
+if _TRACE_DIR:
+    import cProfile
+    import json
+
+    from glue_table import GLUE_TESTS
+
+    _NAMED = {t for _, tests, _ in GLUE_TESTS for t in tests}
+    _PACKAGE = str(ROOT / "lorabook")
+    _RAN = {}
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(item):
+        test = f"{item.path.name}::{item.originalname}"
+        if test not in _NAMED or item.get_closest_marker("slow"):
+            yield
+            return
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            yield
+        finally:
+            profiler.disable()
+            seen = _RAN.setdefault(test, set())
+            for entry in profiler.getstats():
+                code = entry.code
+                if not isinstance(code, str) and code.co_filename.startswith(_PACKAGE):
+                    module = code.co_filename[len(_PACKAGE) - len("lorabook") : -3].replace("/", ".")
+                    seen.add(f"{module.removesuffix('.__init__')}:{code.co_qualname}")
+
+    def pytest_sessionfinish(session):
+        if not _RAN:
+            return
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path(_TRACE_DIR).mkdir(parents=True, exist_ok=True)
+        out = Path(_TRACE_DIR) / f"producers-{worker}.json"
+        out.write_text(json.dumps({t: sorted(s) for t, s in _RAN.items()}, indent=0))

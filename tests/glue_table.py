@@ -139,18 +139,23 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch4_opt_(trainable|total|pct|layers|d)|ch4_seed_(r|alpha)",
+        r"ch4_opt_(trainable|total|pct|layers|d)|ch4_seed_(r|alpha|factor)",
         [
             "test_lora.py::test_opt_6_7b_counts_are_arithmetic_identities_of_the_config",
             "test_finetune.py::test_the_seed_profile_gives_the_seed_printout_on_a_meta_opt_6_7b",
         ],
         "the seed's printout",
     ),
-    (r"ch4_seed_(pct|factor)", CITED, "CITED: the seed's 12.5%, and our count against it"),
+    (r"ch4_seed_pct", CITED, "CITED: the seed's 12.5%"),
     (r"ch4_gpt3_(?!paper_)\w+", ["test_lora.py::test_gpt3_lora_count_and_reduction"], "GPT-3's counts"),
     (r"ch4_gpt3_paper_reduction", CITED, "CITED: the paper's rounded 10,000 times"),
     (r"ch4_all_linear_r128", ["test_lora.py::test_our_counter_equals_peft_on_an_opt_config"], ""),
-    (r"ch4_t1_\w+|ch4_gpt2m_layers", CITED, "CITED: the LoRA paper's Table 1"),
+    (r"ch4_t1_\w+", CITED, "CITED: the LoRA paper's Table 1"),
+    (
+        r"ch4_gpt2m_layers",
+        ["test_printed_numbers.py::test_gpt2_medium_is_the_published_shape"],
+        "GPT-2 medium",
+    ),
     (r"ch4_(lat_\w+|v_\w+|base_ms_\w+|vs_peft\w*|bmax)", TIMED, "TIMED: latency ratios and their verdicts"),
     (r"ch4_k_(a|b)", ECHO, "ECHO: the counting tasks' steps, set by the code"),
     (
@@ -174,12 +179,22 @@ GLUE_TESTS = [
     ),
     # 5. memory
     (
-        r"ch5_(bloom_claim_\w+|a100_gb|gpt3_paper_\w+|seed_gpt3_ratio|zero_k|hf_bpp|adam8_block|node|bloom_positions|bloom_heads)",
+        r"ch5_(bloom_claim_\w+|a100_gb|gpt3_paper_(full_tb|lora_gb|ratio)|seed_gpt3_ratio|zero_k|node|bloom_positions)",
         CITED,
-        "CITED: the seed's, the papers' and the vendors' figures",
+        "CITED: the seed's, the papers' and the vendors' figures (a ratio: two cited figures' quotient)",
     ),
     (
-        r"ch5_(zero_bpp|adam8_bpp)",
+        r"ch5_bloom_heads",
+        ["test_printed_numbers.py::test_bloom_config_is_the_published_one"],
+        "BLOOM's config",
+    ),
+    (
+        r"ch5_adam8_block",
+        ["test_printed_numbers.py::test_8_bit_adam_states_are_the_bytes_bitsandbytes_keeps"],
+        "bitsandbytes' real 8-bit Adam state",
+    ),
+    (
+        r"ch5_(zero_bpp|adam8_bpp|hf_bpp)",
         [
             "test_memory.py::test_full_finetune_costs_16_bytes_per_parameter_by_zero_and_18_by_hf",
             "test_memory.py::test_8_bit_adam_states_are_two_bytes_plus_block_scales",
@@ -231,7 +246,7 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch5_gpt3_(params|full_tb|lora_gb|our_ratio|r)",
+        r"ch5_gpt3_(params|full_tb|lora_gb|our_ratio|r|paper_bpp)",
         ["test_memory.py::test_smallest_gpu_and_gpt3_shape"],
         "GPT-3",
     ),

@@ -292,3 +292,22 @@ def test_every_glued_key_maps_to_a_test_that_exists():
             tree = ast.parse((ROOT / "tests" / file).read_text())
             defined[file] = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
         assert name in defined[file], f"{test} is not a test in tests/{file}"
+
+
+def test_each_glued_key_is_traced_to_the_library_code_that_makes_it():
+    """tests/producers.py reads, from the chapters' code, which lorabook code produces each key: through a
+    variable to its assignment, and to the constant a glue reads directly."""
+    import producers
+
+    made = producers.producers_by_key()
+    assert made["ch5_adam8_block"][1] == {"lorabook.memory.ADAM8BIT_BLOCK"}
+    assert "lorabook.models.bloom_config" in made["ch5_bloom_heads"][1]  # bloom = models.bloom_config()
+    assert made["ch4_gpt2m_layers"][1] == {"lorabook.models.GPT2_MEDIUM"}
+    assert all(p.startswith("lorabook.cited.") for p in made["ch5_gpt3_paper_ratio"][1])
+
+
+def test_no_key_filed_as_cited_is_computed():
+    """A CITED key is a figure quoted from a paper: its producers are lorabook.cited's figures alone."""
+    import producers
+
+    assert [p for p in producers.problems({}) if "sits under CITED" in p] == []

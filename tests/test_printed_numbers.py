@@ -57,6 +57,23 @@ def test_gpt3_has_gpt2s_vocabulary_and_its_count_to_the_last_digit():
     assert models.opt_parameter_formula(config) == expected
 
 
+# bigscience/bloom's config.json: n_layer, hidden_size, n_head, vocab_size (Scao et al. 2022, Table 3)
+PUBLISHED_BLOOM = (70, 14336, 112, 250880)
+# gpt2-medium's config.json: n_embd, n_head, n_layer, n_inner (None: 4 × n_embd); Radford et al. 2019, Table 2
+PUBLISHED_GPT2_MEDIUM = (1024, 16, 24, 4 * 1024)
+
+
+def test_bloom_config_is_the_published_one():
+    config = models.bloom_config()
+    assert (config.n_layer, config.hidden_size, config.n_head, config.vocab_size) == PUBLISHED_BLOOM
+
+
+def test_gpt2_medium_is_the_published_shape():
+    g = models.GPT2_MEDIUM
+    shape = (g["hidden_size"], g["num_attention_heads"], g["num_hidden_layers"], g["ffn_dim"])
+    assert shape == PUBLISHED_GPT2_MEDIUM
+
+
 # ---------------------------------------------------------------------------- formats and quantization
 
 
@@ -108,6 +125,22 @@ def test_the_kv_cache_is_what_a_real_forward_pass_stores():
     cache = out.past_key_values
     stored = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
     assert memory.kv_cache(config, batch, seq, "fp32").total == stored
+
+
+@pytest.mark.parametrize("n", [4096, 10_000, 65_537])
+def test_8_bit_adam_states_are_the_bytes_bitsandbytes_keeps(n):
+    """bitsandbytes' Adam8bit keeps two uint8 states and one fp32 absmax per block of ADAM8BIT_BLOCK values
+    each: the bytes of its real state after one step (on CPU) are what memory.adam_states counts."""
+    import bitsandbytes as bnb
+
+    p = torch.nn.Parameter(torch.randn(n))
+    optimizer = bnb.optim.Adam8bit([p], lr=1e-3)
+    p.grad = torch.randn(n)
+    optimizer.step()
+    state = optimizer.state[p]
+    kept = sum(state[k].numel() * state[k].element_size() for k in ("state1", "state2", "absmax1", "absmax2"))
+    assert memory.adam_states(n, "adamw-8bit") == kept
+    assert state["absmax1"].numel() == math.ceil(n / memory.ADAM8BIT_BLOCK)
 
 
 def test_moved_is_relative_to_the_starting_norm():
