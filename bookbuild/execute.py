@@ -9,7 +9,11 @@ read by MyST-NB's own reader, so that the build finds every chapter cached and e
 - The slowest chapters start first (the seconds the cache recorded last time, else the table of contents
   from the end, where the heavy chapters are), so the pool does not end on one long chapter.
 - With more than one job, each kernel runs torch on one thread (OMP_NUM_THREADS=1), as the unit tests'
-  workers do, so that two kernels do not fight over two cores.
+  workers do: two kernels on two threads each fight over two cores (measured: chapters 4, 7 and 7b took
+  74 s one after the other, 49 s two at a time on one thread each, 161 s two at a time on two threads each).
+- A chapter whose front matter says `bookbuild: {alone: true}` runs first, alone, on every core: torch-bound
+  chapters (the real model's training, the profiled steps, the truncation test) lose more on one thread than
+  running beside another chapter gains.
 - A chapter that fails is reported with its error and the run exits 1; the others are still cached.
 
     python -m bookbuild.execute _build/.jupyter_cache chapters/*.md --jobs 2     # run by `make book`
@@ -63,38 +67,70 @@ def slowest_first(cache, paths):
     return sorted(paths, key=lambda p: (seconds.get(p.name, float("inf")), p.name), reverse=True)
 
 
+def alone(path: Path) -> bool:
+    """Does the chapter ask to run alone (front matter `bookbuild: {alone: true}`)?"""
+    return bool(_read(path).metadata.get("bookbuild", {}).get("alone"))
+
+
 def run(cache_path, paths, jobs=2, timeout=TIMEOUT, out=sys.stdout):
-    """Execute and cache every chapter of `paths` that the cache lacks; return the failures {path: error}."""
+    """Execute and cache every chapter of `paths` that the cache lacks; return the failures {path: error}.
+
+    Chapters marked `alone` run first, one at a time on every core; the others then run `jobs` at a time,
+    torch on one thread each."""
     from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
 
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     cache = get_cache(str(cache_path))
     paths = [Path(p).resolve() for p in paths]
     todo = slowest_first(cache, pending(cache, paths))
-    print(f"executing {len(todo)} of {len(paths)} chapters, {jobs} at a time", file=out, flush=True)
-    if jobs > 1:
-        os.environ["OMP_NUM_THREADS"] = "1"
-    failures, start = {}, time.perf_counter()
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_execute, str(p), timeout) for p in todo]
-        for done, future in enumerate(as_completed(futures), 1):
-            path, nb, seconds, error = future.result()
-            name = Path(path).name
-            if error:
-                failures[path] = error
-                print(
-                    f"[{done}/{len(todo)}] {name} FAILED after {seconds:.0f} s:\n{error}",
-                    file=out,
-                    flush=True,
-                )
-                continue
-            record = cache.add_nb_to_project(path, read_data={"name": "myst_nb_md", "type": "plugin"})
-            bundle = CacheBundleIn(nb, record.uri, data={"execution_seconds": seconds})
-            cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
-            print(f"[{done}/{len(todo)}] {name} executed in {seconds:.1f} s", file=out, flush=True)
+    first = [p for p in todo if alone(p)] if jobs > 1 else []
+    rest = [p for p in todo if p not in first]
+    print(
+        f"executing {len(todo)} of {len(paths)} chapters: {len(first)} alone, then {jobs} at a time", file=out
+    )
+    failures, start, counter = {}, time.perf_counter(), iter(range(1, len(todo) + 1))
+    failures |= _pool(cache, first, 1, timeout, None, counter, len(todo), out)
+    failures |= _pool(cache, rest, jobs, timeout, "1" if jobs > 1 else None, counter, len(todo), out)
     print(f"executed in {time.perf_counter() - start:.0f} s of wall time", file=out, flush=True)
+    return failures
+
+
+def _pool(cache, paths, jobs, timeout, threads, counter, total, out):
+    """Execute `paths` in `jobs` processes (kernels with OMP_NUM_THREADS=threads, if given) and cache them."""
+    from jupyter_cache.base import CacheBundleIn
+
+    failures = {}
+    if not paths:
+        return failures
+    previous = os.environ.get("OMP_NUM_THREADS")
+    if threads is not None:
+        os.environ["OMP_NUM_THREADS"] = threads
+    else:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    try:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_execute, str(p), timeout) for p in paths]
+            for future in as_completed(futures):
+                path, nb, seconds, error = future.result()
+                done, name = next(counter), Path(path).name
+                if error:
+                    failures[path] = error
+                    print(
+                        f"[{done}/{total}] {name} FAILED after {seconds:.0f} s:\n{error}",
+                        file=out,
+                        flush=True,
+                    )
+                    continue
+                record = cache.add_nb_to_project(path, read_data={"name": "myst_nb_md", "type": "plugin"})
+                bundle = CacheBundleIn(nb, record.uri, data={"execution_seconds": seconds})
+                cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+                print(f"[{done}/{total}] {name} executed in {seconds:.1f} s", file=out, flush=True)
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
     return failures
 
 
