@@ -252,6 +252,40 @@ def test_breakdown_regroups_every_byte():
     assert set(budget.breakdown(e)) <= set(budget.CATEGORIES)
 
 
+# every component an estimate can hold, and the category the memory chapter's bars put it in
+CATEGORY_OF = {
+    "weights (fp32)": "weights",
+    "weights (fp16)": "weights",
+    "weights (int8 linear)": "weights",
+    "weights (nf4 linear)": "weights",
+    "weights (fp16: embeddings, norms, biases)": "weights",
+    "weights (fp32: embeddings, norms, biases)": "weights",
+    "int8 scales (fp32, one per row)": "weights",
+    "nf4 scales (fp32, one per 64)": "weights",
+    "gradients (fp16)": "gradients",
+    "gradients (fp32)": "gradients",
+    "Adam m, v (fp32)": "optimizer states",
+    "fp32 master copy": "optimizer states",
+    "LoRA weights (fp32)": "LoRA (weights, gradients, Adam)",
+    "LoRA gradients (fp32)": "LoRA (weights, gradients, Adam)",
+    "LoRA Adam m, v": "LoRA (weights, gradients, Adam)",
+    "activations": "activations",
+    "backward transient": "backward transient",
+    "KV cache": "KV cache",
+}
+
+
+@pytest.mark.parametrize("mode", M.MODES)
+def test_each_component_falls_in_its_category(mode):
+    e = M.estimate(models.tiny_opt_config(), mode, 2, 16)
+    for name in e.components:
+        assert budget.category(name) == CATEGORY_OF[name], name
+    by_hand = {}
+    for name, nbytes in e.components.items():
+        by_hand[CATEGORY_OF[name]] = by_hand.get(CATEGORY_OF[name], 0) + nbytes
+    assert budget.breakdown(e) == {k: v for k, v in by_hand.items() if v}
+
+
 def test_tensor_parallel_sizes_divide_heads_hidden_and_vocabulary():
     bloom = models.bloom_config()
     sizes = budget.tensor_parallel_sizes(bloom, at_least=5)

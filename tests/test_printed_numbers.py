@@ -149,3 +149,64 @@ def test_moved_is_relative_to_the_starting_norm():
         start = {"l": (scale * A0["l"][0], A0["l"][1])}
         after = {"l": (2 * scale * A0["l"][0], A0["l"][1])}
         assert delta.moved(after, start)["l"] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------- killed mutants (make mutants)
+
+
+def test_a_value_exactly_at_the_threshold_is_an_outlier_as_in_bitsandbytes():
+    """bitsandbytes marks outliers with |x| >= threshold (backends/default/ops.py): 6.0 itself is one."""
+    X = torch.tensor([[6.0, 1.0, -2.0], [0.5, 5.99, 1.0]])
+    W = torch.eye(3)
+    assert quant.outlier_columns(X, 6.0).tolist() == [0]
+    for layout in (False, True):
+        res = quant.llm_int8_matmul(X, W, 6.0, bitsandbytes_layout=layout)
+        assert res.outlier_cols.tolist() == [0]
+        assert float(res.out[0, 0]) == 6.0  # the outlier went through 16 bits, exactly
+
+
+def test_an_all_zero_row_quantizes_to_zeros_not_nan():
+    t = torch.tensor([[0.0, 0.0], [1.0, -2.0]])
+    q = quant.absmax_float32(t, t.abs().amax(dim=1, keepdim=True))
+    assert q.q[0].tolist() == [0, 0] and torch.isfinite(q.scale).all()
+    assert q.q[1].tolist() == [64, -127]
+
+
+def test_the_synthetic_activations_and_weights_have_the_stated_scales():
+    """outlier_activations: N(0, 1) but for n_outliers dimensions scaled by magnitude; gaussian_weights:
+    N(0, 1/h), an initialised layer's scale. Their defaults are the chapter's example."""
+    X, dims = quant.outlier_activations(4000, 64)
+    assert len(dims) == 3 and len(set(dims.tolist())) == 3
+    std = X.std(dim=0)
+    others = torch.ones(64, dtype=torch.bool)
+    others[dims] = False
+    assert std[dims].numpy() == pytest.approx([20.0] * 3, rel=0.05)
+    assert std[others].mean().item() == pytest.approx(1.0, rel=0.02)
+    again, _ = quant.outlier_activations(4000, 64, seed=0)
+    assert torch.equal(X, again) and not torch.equal(X, quant.outlier_activations(4000, 64, seed=1)[0])
+    W = quant.gaussian_weights(400, 300)
+    assert W.dtype == torch.float32 and W.std().item() == pytest.approx(1 / math.sqrt(400), rel=0.02)
+    assert torch.equal(W, quant.gaussian_weights(400, 300, seed=0))
+
+
+def test_tensor_parallel_sizes_run_from_one_to_every_head():
+    bloom = models.bloom_config()
+    sizes = budget.tensor_parallel_sizes(bloom)
+    assert sizes[0] == 1 and sizes[-1] == bloom.n_head  # 112 heads on 112 GPUs is the last split
+    assert sizes == [n for n in range(1, 113) if 112 % n == 0 and 14336 % n == 0 and 250880 % n == 0]
+
+
+def test_the_smallest_gpu_names_the_largest_when_none_fits():
+    sizes = {"a": 10, "b": 20, "c": 40}
+    assert [budget.smallest_gpu(n, sizes) for n in (5, 10, 11, 40)] == ["a", "a", "b", "c"]
+    assert budget.smallest_gpu(41, sizes) == "more than c"
+
+
+def test_gpt3_has_the_published_heads_and_context():
+    config = budget.gpt3_config()
+    assert (config.num_attention_heads, config.max_position_embeddings, config.ffn_dim) == (
+        96,
+        2048,
+        4 * 12288,
+    )
+    assert config.word_embed_proj_dim == config.hidden_size == 12288
