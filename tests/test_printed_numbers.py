@@ -210,3 +210,25 @@ def test_gpt3_has_the_published_heads_and_context():
         4 * 12288,
     )
     assert config.word_embed_proj_dim == config.hidden_size == 12288
+
+
+@pytest.mark.parametrize(
+    "name,dtype", [("FP32", torch.float32), ("FP16", torch.float16), ("BF16", torch.bfloat16)]
+)
+def test_the_format_table_row_is_torchs_finfo(name, dtype):
+    """Chapter 6's table of formats, row by row, against torch.finfo (a second source for every column)."""
+    row = next(r for r in formats.format_table() if r["format"] == name)
+    info = torch.finfo(dtype)
+    assert row["bits"] == info.bits
+    assert row["exponent bits"] + row["mantissa bits"] + 1 == info.bits
+    assert row["mantissa bits"] == round(-math.log2(info.eps))
+    assert row["bias"] == 2 ** (row["exponent bits"] - 1) - 1
+    assert (row["max finite"], row["min normal"], row["epsilon"]) == (info.max, info.tiny, info.eps)
+    assert row["min subnormal"] == info.smallest_normal * info.eps
+    assert row["decimal digits"] == pytest.approx(math.log10(2 / info.eps))
+
+
+def test_model_bytes_counts_zero_parameters_and_names_a_bad_count():
+    assert formats.model_bytes(0, torch.float16) == 0 and formats.model_bytes(3, "BF16") == 6
+    with pytest.raises(ValueError, match=r"n_params must be >= 0, got -1"):
+        formats.model_bytes(-1, torch.float16)
