@@ -51,6 +51,10 @@ def table(found, reasons):
     return rows
 
 
+def percent(score: float) -> str:
+    return "not run" if score != score else f"{score:.0%}"  # NaN: no mutant of the module was run
+
+
 def survivors(found, reasons):
     return [(m, k) for m, s in found.items() for k, v in s.items() if v == "survived" and k not in reasons]
 
@@ -70,7 +74,7 @@ def report(found, reasons, with_diffs=True) -> str:
     ]
     for module, counts, score in table(found, reasons):
         cells = " | ".join(str(counts[c]) for c in COLUMNS)
-        lines.append(f"| {module} | {sum(counts.values())} | {cells} | {score:.0%} |")
+        lines.append(f"| {module} | {sum(counts.values())} | {cells} | {percent(score)} |")
     stale = sorted(set(reasons) - {k for s in found.values() for k, v in s.items() if v == "survived"})
     if stale:
         lines += ["", f"Listed as equivalent but no longer surviving (remove from {EQUIVALENT}):", ""]
@@ -92,7 +96,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report(found, reasons))
     for module, counts, score in table(found, reasons):
-        print(f"{module:32} {score:6.0%}  " + "  ".join(f"{c} {counts[c]}" for c in COLUMNS))
+        print(f"{module:32} {percent(score):>6}  " + "  ".join(f"{c} {counts[c]}" for c in COLUMNS))
     print(f"report: {out}")
     return 0
 
