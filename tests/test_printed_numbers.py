@@ -232,3 +232,31 @@ def test_model_bytes_counts_zero_parameters_and_names_a_bad_count():
     assert formats.model_bytes(0, torch.float16) == 0 and formats.model_bytes(3, "BF16") == 6
     with pytest.raises(ValueError, match=r"n_params must be >= 0, got -1"):
         formats.model_bytes(-1, torch.float16)
+
+
+@pytest.mark.parametrize("device", ["cuda", "cpu"])
+def test_saved_activations_take_4_bytes_in_fp32_and_2_in_16_bit_compute(device):
+    """fp32 training saves fp32 activations, 16-bit training 16-bit ones."""
+    c = models.tiny_opt_config()
+
+    def saved(mode, **kw):
+        return memory.estimate(c, mode, 2, 16, device=device, **kw).of_kind("activations")
+
+    assert saved("lora-fp32") == saved("lora-fp16", activation_bytes=4) > saved("lora-fp16")
+    assert saved("lora-fp16") == saved("lora-fp32", activation_bytes=2)
+
+
+def test_nf4_double_quantization_stores_what_bitsandbytes_stores():
+    """An NF4 weight with double quantization, against bitsandbytes' quantize_4bit on CPU: the packed codes,
+    one 8-bit absmax per block of 64, and one fp32 scale per 256 of those."""
+    import bitsandbytes.functional as bnbf
+
+    W = torch.randn(256, 1000)
+    packed, state = bnbf.quantize_4bit(W, blocksize=64, compress_statistics=True, quant_type="nf4")
+    groups = memory.ParameterGroups(linear=W.numel(), linear_rows=W.shape[0], other=0)
+    parts = memory.weights(groups, "nf4", double_quant=True).components
+    assert parts["weights (nf4 linear)"] == packed.numel() * packed.element_size()
+    assert parts["nf4 scales (8-bit, one per 64)"] == state.absmax.numel() * state.absmax.element_size()
+    assert parts["their scales (fp32, one per 256)"] == state.state2.absmax.numel() * 4
+    int8 = memory.weights(groups, "int8").components
+    assert int8["weights (int8 linear)"] == W.numel() and int8["int8 scales (fp32, one per row)"] == 4 * 256
