@@ -80,6 +80,12 @@ def formatted(value) -> str:
     return f"{value:,.6g}"
 
 
+def literal(text: str) -> str:
+    """Generated text as HTML that shows it character for character: escaped, in a <code> element, so that a
+    model's backtick, asterisk or angle bracket is its own and not Markdown or HTML on the page."""
+    return f"<code>{html.escape(str(text))}</code>"
+
+
 def values_table(values: dict) -> dict:
     """The MIME bundle of a two-column table, key and value: HTML for Jupyter, plain text elsewhere."""
     rows = [(key, formatted(value)) for key, value in values.items()]

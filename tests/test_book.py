@@ -311,3 +311,10 @@ def test_no_key_filed_as_cited_is_computed():
     import producers
 
     assert [p for p in producers.problems({}) if "sits under CITED" in p] == []
+
+
+def test_generated_text_is_shown_character_for_character():
+    """A model's completion may hold a backtick or a tag: the page shows it escaped, in a code element."""
+    from lorabook.book import literal
+
+    assert literal("beats ` refer <i>&") == "<code>beats ` refer &lt;i&gt;&amp;</code>"
