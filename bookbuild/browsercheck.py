@@ -2,42 +2,79 @@
 
     python -m bookbuild.browsercheck _build/html --shots _build/screenshots    # = make browser-check
 
-It serves the site on loopback, opens every page of the table of contents at 1280 px, waits for MathJax,
-and reports per page: math elements typeset (and raw TeX or MathJax errors left), images that did not load
-or whose alt text is a file name, output cells that show stderr, console errors (exceptions, failed
-requests), internal links whose file or anchor is missing, and the page's height; it saves a full-page
-screenshot of each. Exit status 1 when any page has a problem. It needs a `chromium` (Debian's package) and
-talks to it through tornado's websocket client, which the book's toolchain already installs.
+It serves the site on loopback, opens every page of the table of contents at 1280 px (a laptop) and at
+390 px (a phone), waits for MathJax, and reports per page and width: math elements typeset (and raw TeX or
+MathJax errors left), images that did not load or whose alt text is a file name, figure text smaller than
+MIN_TEXT_PX, a page that scrolls sideways, code, outputs, tables or figures wider than the column outside a
+scrolling box that says so, raw Markdown or MyST in the prose, empty output cells, headings with two
+numbers, output cells that show stderr, console errors (exceptions, failed requests), internal links whose
+file or anchor is missing, and the page's height; it saves a full-page screenshot of each (page.png at
+1280 px, page@phone.png at 390 px). Exit status 1 when any page has a problem. It needs a `chromium`
+(Debian's package) and talks to it through tornado's websocket client, which the book's toolchain installs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import functools
-import http.server
-import itertools
-import json
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
-WIDTH, HEIGHT = 1280, 900
-MAX_SHOT = 16384  # Chromium's largest texture: longer pages are cut in the screenshot only
+from lorabook.plots import style
+
+from .browser import DEVICES, HEIGHT, Browser, _Quiet, find_chromium, serve
+
+# The smallest text a figure may show, in CSS px, per device: the rule lorabook.plots.style checks when a
+# chapter glues a figure, measured here on the page as a reader's browser lays it out.
+MIN_TEXT_PX = {"laptop": style.MIN_TEXT_PX, "phone": style.MIN_PHONE_TEXT_PX}
 
 COLLECT = r"""(() => {
   const maths = [...document.querySelectorAll('.math')];
   const raw = maths.filter(m => !m.querySelector('mjx-container') && /\\\(|\\\[|\$/.test(m.textContent));
   const imgs = [...document.querySelectorAll('article img, main img')].map(i => ({
-    src: i.getAttribute('src'), width: i.naturalWidth, alt: (i.getAttribute('alt') || '').trim()}));
+    src: i.getAttribute('src'), width: i.naturalWidth, alt: (i.getAttribute('alt') || '').trim(),
+    shown: i.getBoundingClientRect().width}));
   const links = [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));
+  if (window.lorabookMarkScrolling) window.lorabookMarkScrolling();
+  const article = document.querySelector('article') || document.body;
+  const box = article.getBoundingClientRect(), pad = getComputedStyle(article);
+  const column = {left: box.left + parseFloat(pad.paddingLeft),
+                  right: box.right - parseFloat(pad.paddingRight)};
+  column.width = column.right - column.left;
+  const cut = (text, n) => [...text.trim().replace(/\s+/g, ' ')].slice(0, n).join('');
+  const describe = el => (el.tagName.toLowerCase() + (el.className && typeof el.className === 'string' ?
+    '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.') : '') + ' "' +
+    cut(el.innerText || el.getAttribute('alt') || '', 50) + '"');
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  // An element wider than the column is fine only inside a scrolling box that says so (lorabook.js marks
+  // each box whose content overflows with the class scrolls-sideways, and the CSS shows a hint on it).
+  const said = el => { for (let a = el; a && a !== article.parentElement; a = a.parentElement)
+    if (scrolls(a) && a.scrollWidth > a.clientWidth + 1) return a.classList.contains('scrolls-sideways');
+    return false; };
+  const wide = [...article.querySelectorAll(
+      'pre, table, img, svg, .cell_output, .highlight, mjx-container[display="true"], .figure, figure')]
+    .filter(el => { const r = el.getBoundingClientRect();
+      return r.width > 0 && (r.right > column.right + 1 || r.left < column.left - 1 ||
+        el.scrollWidth > el.clientWidth + 1); })
+    .filter(el => !said(el)).slice(0, 8)
+    .map(el => `${describe(el)} ${Math.round(Math.max(el.getBoundingClientRect().width, el.scrollWidth))}px`);
+  // Markdown or MyST that did not render: prose text outside code, math and scripts.
+  const skip = 'code, pre, kbd, samp, script, style, .math, mjx-container, .highlight, .MathJax';
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  const rawmd = [];
+  for (let n = walker.nextNode(); n && rawmd.length < 5; n = walker.nextNode()) {
+    if (n.parentElement.closest(skip)) continue;
+    const m = n.textContent.match(/`|\*\*|\{glue|\{cite|\{numref|\{ref|:::\{|^\s*\([\w-]+\)=/);
+    if (m) rawmd.push(cut(n.textContent, 60));
+  }
+  const empty = [...article.querySelectorAll('.cell_output, .cell_output > .output')]
+    .filter(el => !el.innerText.trim() && !el.querySelector('img, svg, canvas, table, mjx-container, iframe'))
+    .length;
+  const heads = [...article.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => h.innerText.trim())
+    .filter(t => /^\d+(\.\d+)*\.?\s+\d+(\.\d+)*[.)]\s/.test(t));
   return {
     math: maths.length, typeset: maths.length - raw.length,
     raw: raw.slice(0, 3).map(m => m.textContent.slice(0, 60)),
@@ -46,6 +83,8 @@ COLLECT = r"""(() => {
     stderr: document.querySelectorAll('.output.stderr, .cell_output .stderr').length,
     ids: [...document.querySelectorAll('[id]')].map(e => e.id),
     height: document.documentElement.scrollHeight,
+    sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    column: Math.round(column.width), wide: wide, rawmd: rawmd, empty: empty, heads: heads,
   };
 })()"""
 
@@ -66,159 +105,25 @@ def toc_pages(root: Path) -> list[str]:
     return [f + ".html" for f in files]
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    missing: list = []
+def figure_text_px(file: Path) -> float | None:
+    """The smallest text of a figure file at its natural size, in its own pixels, as lorabook.plots.style
+    records it (a PNG text chunk or the SVG's description); None when the file does not say."""
+    if not file.is_file():
+        return None
+    data = file.read_bytes()
+    if file.suffix == ".png":
+        from PIL import Image
 
-    def log_message(self, *args):  # no request log on the terminal
-        pass
-
-    def send_error(self, code, message=None, explain=None):
-        if code == 404:
-            self.missing.append(self.path)
-        super().send_error(code, message, explain)
-
-
-def serve(site: Path):
-    """An HTTP server for `site` on a free loopback port, in a thread. Returns (server, base URL)."""
-    handler = functools.partial(_Quiet, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+        with Image.open(file) as image:
+            value = image.info.get(style.TEXT_KEY)
+    else:
+        found = re.search(re.escape(style.TEXT_KEY).encode() + rb"=([0-9.]+)", data)
+        value = found and found[1].decode()
+    return float(value) if value else None
 
 
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        if path := shutil.which(name):
-            return path
-    return None
-
-
-class Browser:
-    """One headless Chromium and one tab, over the DevTools protocol (flattened sessions)."""
-
-    def __init__(self, executable: str):
-        self.profile = tempfile.mkdtemp(prefix="lorabook-chromium-")
-        args = [
-            executable,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={self.profile}",
-            "about:blank",
-        ]
-        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        self.url = None
-        deadline = time.time() + 30
-        while time.time() < deadline and self.url is None:
-            line = self.proc.stderr.readline()
-            if found := re.search(r"DevTools listening on (ws://\S+)", line):
-                self.url = found[1]
-        if self.url is None:
-            self.close()
-            raise RuntimeError(f"{executable} did not start its DevTools endpoint within 30 s")
-        self.ids = itertools.count(1)
-        self.events: list[dict] = []
-
-    async def connect(self):
-        from tornado.websocket import websocket_connect
-
-        self.ws = await websocket_connect(self.url, max_message_size=1 << 30)
-        target = await self.call("Target.createTarget", url="about:blank")
-        session = await self.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)
-        self.session = session["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            await self.call(f"{domain}.enable", session=True)
-        await self.viewport(HEIGHT)
-
-    async def call(self, method: str, session: bool = False, **params):
-        i = next(self.ids)
-        message = {"id": i, "method": method, "params": params}
-        if session:
-            message["sessionId"] = self.session
-        await self.ws.write_message(json.dumps(message))
-        while True:
-            reply = json.loads(await self.ws.read_message())
-            if reply.get("id") == i:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    async def wait_for(self, method: str, timeout: float = 30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for k, e in enumerate(self.events):
-                if e.get("method") == method:
-                    del self.events[k]
-                    return e
-            try:
-                reply = await asyncio.wait_for(
-                    self.ws.read_message(), timeout=max(0.1, deadline - time.time())
-                )
-            except asyncio.TimeoutError:
-                break
-            self.events.append(json.loads(reply))
-        raise TimeoutError(f"no {method} within {timeout} s")
-
-    async def evaluate(self, expression: str):
-        out = await self.call(
-            "Runtime.evaluate", session=True, expression=expression, awaitPromise=True, returnByValue=True
-        )
-        if "exceptionDetails" in out:
-            raise RuntimeError(f"evaluating in the page failed: {out['exceptionDetails']}")
-        return out["result"].get("value")
-
-    def console_errors(self) -> list[str]:
-        """Errors the page reported since the last call: exceptions, console.error, failed requests."""
-        found = []
-        for e in self.events:
-            method, p = e.get("method"), e.get("params", {})
-            if method == "Runtime.exceptionThrown":
-                d = p["exceptionDetails"]
-                found.append(
-                    d.get("exception", {}).get("description", d.get("text", "exception")).splitlines()[0]
-                )
-            elif method == "Runtime.consoleAPICalled" and p.get("type") == "error":
-                found.append(
-                    " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
-                )
-            elif method == "Log.entryAdded" and p["entry"]["level"] == "error":
-                found.append(f"{p['entry']['text']} {p['entry'].get('url', '')}".strip())
-        self.events = []
-        return found
-
-    async def viewport(self, height: int) -> None:
-        """A desktop window WIDTH px wide and `height` px tall."""
-        await self.call(
-            "Emulation.setDeviceMetricsOverride",
-            session=True,
-            width=WIDTH,
-            height=height,
-            deviceScaleFactor=1,
-            mobile=False,
-        )
-
-    async def screenshot(self, path: Path, height: int) -> None:
-        await self.viewport(min(height, MAX_SHOT))  # the whole page in one capture
-        shot = await self.call(
-            "Page.captureScreenshot", session=True, format="png", captureBeyondViewport=True
-        )
-        path.write_bytes(base64.b64decode(shot["data"]))
-        await self.viewport(HEIGHT)
-
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-
-def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[str, set]) -> list[str]:
-    """What a reader would trip over on `page`, from the collected facts."""
+def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[str, set], device="laptop"):
+    """What a reader would trip over on `page` shown on `device`, from the collected facts."""
     out = []
     if found["typeset"] < found["math"] or found["merror"]:
         out.append(
@@ -231,8 +136,21 @@ def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[st
             out.append(f"image did not load: {img['src']}")
         if not img["alt"] or img["alt"] == name or re.fullmatch(r"[\w./-]+\.(png|svg|jpe?g|gif)", img["alt"]):
             out.append(f"image without real alt text: {img['src']} (alt {img['alt']!r})")
+        file = site / unquote(urlparse(urljoin("http://site/" + page, img["src"] or "")).path.lstrip("/"))
+        natural = figure_text_px(file)
+        if natural is None:
+            out.append(f"figure does not record its smallest text (draw it with lorabook.plots): {name}")
+        elif img["width"] and (px := natural * img["shown"] / img["width"]) < MIN_TEXT_PX[device]:
+            out.append(f"figure text {px:.1f} px < {MIN_TEXT_PX[device]:g} px: {name}")
     if found["stderr"]:
         out.append(f"{found['stderr']} output cells show stderr")
+    if found["sideways"] > 0:
+        out.append(f"the page scrolls sideways by {found['sideways']} px")
+    out += [f"wider than the {found['column']}-px column: {w}" for w in found["wide"]]
+    out += [f"raw markup in the text: {t!r}" for t in found["rawmd"]]
+    if found["empty"]:
+        out.append(f"{found['empty']} empty output cells")
+    out += [f"heading with two numbers: {h!r}" for h in found["heads"]]
     out += [f"console error: {e}" for e in errors]
     for href in found["links"]:
         target = urlparse(urljoin("http://site/" + page, href))
@@ -246,6 +164,11 @@ def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[st
     return out
 
 
+def shot_name(page: str, device: str) -> str:
+    suffix = "" if device == "laptop" else f"@{device}"
+    return page.replace("/", "_").removesuffix(".html") + suffix + ".png"
+
+
 async def _check(site: Path, pages: list[str], shots: Path | None, executable: str) -> dict:
     server, base = serve(site)
     browser = Browser(executable)
@@ -253,23 +176,24 @@ async def _check(site: Path, pages: list[str], shots: Path | None, executable: s
     try:
         await browser.connect()
         ids = {}
-        for page in pages:
-            _Quiet.missing = []
-            browser.events = []
-            await browser.call("Page.navigate", session=True, url=base + page)
-            await browser.wait_for("Page.loadEventFired")
-            await browser.evaluate(MATHJAX_DONE)
-            await asyncio.sleep(0.3)  # late console messages
-            found = await browser.evaluate(COLLECT)
-            ids[page] = set(found["ids"])
-            errors = browser.console_errors() + [f"not found on the server: {p}" for p in _Quiet.missing]
-            if shots is not None:
-                await browser.screenshot(
-                    shots / (page.replace("/", "_").removesuffix(".html") + ".png"), found["height"]
-                )
-            report[page] = {"found": found, "errors": errors}
+        for device in DEVICES:
+            await browser.viewport(device, HEIGHT)
+            for page in pages:
+                _Quiet.missing = []
+                browser.events = []
+                await browser.call("Page.navigate", session=True, url=base + page)
+                await browser.wait_for("Page.loadEventFired")
+                await browser.evaluate(MATHJAX_DONE)
+                await asyncio.sleep(0.3)  # late console messages, and lorabook.js marking scrolling boxes
+                found = await browser.evaluate(COLLECT)
+                ids[page] = set(found["ids"])
+                errors = browser.console_errors() + [f"not found on the server: {p}" for p in _Quiet.missing]
+                if shots is not None:
+                    await browser.screenshot(shots / shot_name(page, device), found["height"])
+                report.setdefault(page, {})[device] = {"found": found, "errors": errors}
         for page, entry in report.items():
-            entry["problems"] = problems(page, entry["found"], entry["errors"], site, ids)
+            for device, seen in entry.items():
+                seen["problems"] = problems(page, seen["found"], seen["errors"], site, ids, device)
     finally:
         browser.close()
         server.shutdown()
@@ -308,19 +232,22 @@ def main(argv=None) -> int:
         return 2
     bad = 0
     for page, entry in report.items():
-        f = entry["found"]
-        print(
-            f"{page}: {f['height']:,} px, math {f['typeset']}/{f['math']}, {len(f['images'])} images, "
-            f"{len(entry['problems'])} problems"
-        )
-        for p in entry["problems"]:
-            print(f"    {p}")
-        bad += bool(entry["problems"])
-    total = sum(e["found"]["math"] for e in report.values())
-    typeset = sum(e["found"]["typeset"] for e in report.values())
+        for device, seen in entry.items():
+            f = seen["found"]
+            print(
+                f"{page} ({DEVICES[device][0]} px): {f['height']:,} px high, "
+                f"math {f['typeset']}/{f['math']}, {len(f['images'])} images, "
+                f"{len(seen['problems'])} problems"
+            )
+            for p in seen["problems"]:
+                print(f"    {p}")
+            bad += bool(seen["problems"])
+    laptop = [e["laptop"]["found"] for e in report.values()]
+    total, typeset = sum(f["math"] for f in laptop), sum(f["typeset"] for f in laptop)
     print(
-        f"{len(report)} pages, math typeset {typeset}/{total}, {bad} pages with problems, "
-        f"{time.perf_counter() - start:.0f} s; screenshots in {args.shots}"
+        f"{len(report)} pages at {' and '.join(f'{w} px' for w, _ in DEVICES.values())}, math typeset "
+        f"{typeset}/{total}, {bad} page views with problems, {time.perf_counter() - start:.0f} s; "
+        f"screenshots in {args.shots}"
     )
     return 1 if bad else 0
 

@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from .plots.style import check_legible
+from .plots.style import check_legible, png_bundle
 
 # The scrapbook name under which a chapter's interactive displays are recorded; see `_interactive_only`.
 INTERACTIVE = "lorabook-interactive"
@@ -39,14 +39,13 @@ def plain(value):
 
 def glue(**values) -> None:
     """Glue each keyword as a value for the prose; in Jupyter, show the figures, and a table of the rest."""
-    from IPython.core.formatters import format_display_data
     from myst_nb import glue as _glue  # imported here: the library works without the book's toolchain
 
     figures, others = {}, {}
     for key, value in values.items():
         if _is_figure(value):
             check_legible(value, key)  # every figure the book shows meets the legibility rule
-            figures[key] = format_display_data(value)  # rendered once: glued for the book, shown in Jupyter
+            figures[key] = png_bundle(value)  # rendered once: glued for the book, shown in Jupyter
             _glue(key, _Rendered(*figures[key]), display=False)
         else:
             others[key] = plain(value)

@@ -244,9 +244,14 @@ DIAGRAMS = {
 
 
 def svg_bytes(fig) -> bytes:
-    """The figure as SVG with no timestamp, so the same code draws the same bytes."""
+    """The figure as SVG with no timestamp, so the same code draws the same bytes; its description records
+    its smallest text in CSS px at its natural size (an SVG's points are 4/3 px each), as style.TEXT_KEY."""
+    from .style import TEXT_KEY, smallest_text_pt
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    smallest = smallest_text_pt(fig)
+    text = f"{TEXT_KEY}={smallest * 4 / 3:.2f}" if smallest < float("inf") else None
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Description": text}, bbox_inches="tight")
     return buf.getvalue()
 
 

@@ -79,10 +79,47 @@ def label_bars(ax, bars, fmt: str = "{:,.0f}", texts=None, fontsize: float = 8) 
         )
 
 
-# The book's content column is about 720 px wide; a figure is scaled to it, so a font of s pt in a figure w
-# inches wide shows as s/72 · 720/w = 10·s/w px. The book's rule: no text under 9 px at that width.
+# The book's content column is about 720 px wide on a laptop and 342 px on a phone; a figure is scaled to it,
+# so a font of s pt in a figure w inches wide shows as s/72 · 720/w = 10·s/w px on a laptop and 4.75·s/w px
+# on a phone. The book's rule: no text under 9 px on a laptop, nor under 6 px on a phone (figures are saved
+# at twice the pixel density, so a phone's 2-3x screen draws such text with 12-18 device pixels). For the
+# style's 6.4-inch figure that means text of at least 8.1 pt; a wider figure needs larger text, or its panels
+# stacked.
 CONTENT_PX = 720
 MIN_TEXT_PX = 9
+PHONE_PX = 342
+MIN_PHONE_TEXT_PX = 6
+
+# Figures are saved at twice the pixel density they are shown at, so that they are sharp on a phone's or a
+# laptop's high-density screen; each file records its smallest text, in its own pixels, under TEXT_KEY (a
+# PNG text chunk, or the SVG's description), and the book's browser check scales that to what a reader sees.
+DENSITY = 2
+TEXT_KEY = "lorabook:smallest-text-px"
+
+
+def smallest_text_pt(fig) -> float:
+    """The size, in points, of the figure's smallest visible text (infinite when it has none)."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=float("inf"))
+
+
+def png_bundle(fig) -> tuple[dict, dict]:
+    """The figure as a notebook output: a PNG at DENSITY times the style's dpi, shown at the style's size
+    (the `width` metadata, which Jupyter and MyST-NB both honour), with its smallest text recorded."""
+    import base64
+    import io
+
+    dpi = RC["savefig.dpi"] * DENSITY
+    text_px = smallest_text_pt(fig) / 72 * dpi
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi, bbox_inches="tight", metadata={TEXT_KEY: f"{text_px:.2f}"})
+    width = int.from_bytes(png.getvalue()[16:20], "big")  # the PNG header's width
+    w, h = fig.get_size_inches()
+    encoded = base64.b64encode(png.getvalue()).decode()
+    bundle = {"image/png": encoded, "text/plain": f"<Figure {w:g}x{h:g} in>"}
+    return bundle, {"image/png": {"width": width // DENSITY}}
 
 
 def smallest_text_px(fig, content_px: int = CONTENT_PX) -> float:
@@ -94,20 +131,20 @@ def smallest_text_px(fig, content_px: int = CONTENT_PX) -> float:
     """
     import io
 
-    from matplotlib.text import Text
-
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=72, bbox_inches="tight")  # as a notebook saves it, layout included
     width = int.from_bytes(png.getvalue()[16:20], "big") / 72  # the PNG header's width, in inches
-    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-    return min(sizes) / 72 * content_px / width
+    return smallest_text_pt(fig) / 72 * content_px / width
 
 
 def check_legible(fig, name: str = "figure") -> None:
-    """Raise if the figure's smallest text would show under MIN_TEXT_PX px at the book's width."""
-    px = smallest_text_px(fig)
-    if px < MIN_TEXT_PX:
-        raise ValueError(
-            f"{name}'s smallest text shows at {px:.1f} px in a {CONTENT_PX} px column; the book's rule is "
-            f">= {MIN_TEXT_PX} px: enlarge the text or narrow the figure (s pt, w inches wide: 10·s/w px)"
-        )
+    """Raise if the figure's smallest text would show under MIN_TEXT_PX px in the laptop's column, or under
+    MIN_PHONE_TEXT_PX px in the phone's."""
+    for column, least in ((CONTENT_PX, MIN_TEXT_PX), (PHONE_PX, MIN_PHONE_TEXT_PX)):
+        px = smallest_text_px(fig, column)
+        if px < least:
+            raise ValueError(
+                f"{name}'s smallest text shows at {px:.1f} px in a {column} px column; the book's rule is "
+                f">= {least} px there: enlarge the text, narrow the figure or stack its panels (s pt, "
+                f"w inches wide: {column / 72:.2f}·s/w px)"
+            )
