@@ -2,7 +2,7 @@
 #   make book   create .venv from the pinned versions, then build the executed HTML book into _build/html
 #   make test   create .venv, lint, run the unit tests on the book's claims, then execute every chapter (book, -W)
 #               and check that no page shows stderr output, then check every page in headless Chromium
-# make lab    open the chapters as notebooks in JupyterLab (jupytext); each glue cell shows its figures and values
+# make lab    JupyterLab on the chapters as notebooks, at the chapter-1 URL it prints; each glue cell shows its values
 # Other targets: make unit (unit tests only), make lint (ruff), make figures (redraw figures/), make clean, make lock,
 # make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic),
 # make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 38 min),
@@ -79,14 +79,22 @@ browser-check: chapters
 
 test: lint unit chapters check-pages check-notebooks browser-check
 
-# JupyterLab with the chapters one click away: a click on chapters/*.md opens it as a notebook (jupytext's
-# viewer, set for this .venv only in its overrides.json), not as Markdown text. LAB_FLAGS="--no-browser" etc.
+# JupyterLab on the repository root, open at chapter 1: the server prints that page's URL with its port and
+# token, http://localhost:8888/lab/tree/chapters/01_why_finetune.md?token=... (`.venv/bin/jupyter server
+# list` prints the server's address and token again). This .venv's overrides.json makes a click on
+# chapters/*.md open it as a notebook (jupytext's viewer), whose prose jupyterlab-myst renders, and turns
+# autosave off: a chapter is the book's source, and only an explicit save writes it (the chapters declare the
+# kernelspec Lab writes, so that saving an unedited one changes nothing; tests/test_lab.py drives it all in
+# Chromium). LAB_FLAGS="--no-browser --port=8890" etc.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+LAB_START := chapters/01_why_finetune.md
 lab: $(STAMP)
 	mkdir -p $(LAB_SETTINGS)
-	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers":' \
+	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"autosave": false, "defaultViewers":' \
 		'{"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(LAB_SETTINGS)/overrides.json
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS) chapters/01_why_finetune.md
+	@echo "JupyterLab on $(CURDIR), at the URL it prints below: .../lab/tree/$(LAB_START)?token=..."
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/$(LAB_START) $(LAB_FLAGS)
 
 figures: $(STAMP)
 	$(BIN)/python -m lorabook.plots.diagrams figures
