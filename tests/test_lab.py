@@ -2,7 +2,7 @@
 as notebooks with their MyST rendered, and running one and closing it leaves the chapter as it was.
 
 One server, started by `make lab` itself, serves every test here; the last one drives it in headless Chromium
-(bookbuild.browsercheck's Browser) at the URL the server printed, as a reader would.
+(bookbuild.browser.Browser) at the URL the server printed, as a reader would.
 """
 
 import asyncio
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bookbuild.browsercheck import Browser, find_chromium
+from bookbuild.browser import Browser, find_chromium
 
 pytestmark = pytest.mark.slow
 
