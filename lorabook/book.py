@@ -70,19 +70,84 @@ def _is_figure(value) -> bool:
     return type(value).__module__.startswith("matplotlib") and hasattr(value, "get_figwidth")
 
 
-def formatted(value) -> str:
-    """A glued value as the table shows it: integers with thousands separators, floats to 6 digits."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+def number(value, digits: int = 3, html_out: bool = True) -> str:
+    """A number as the book prints it in tables and outputs: integers with thousands separators; other
+    numbers to `digits` significant figures without trailing zeros, in positional notation from 0.001 up to
+    a million and as m × 10^e outside it (the exponent as a superscript in HTML). Non-numbers are str().
+
+    >>> number(0.0062500000931322575), number(26.633896), number(4.0), number(3.4028234663852886e38, 3, False)
+    ('0.00625', '26.6', '4', '3.4 × 10^38')
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return str(value)
+    value = plain(value)
     if isinstance(value, numbers.Integral):
         return f"{value:,}"
-    return f"{value:,.6g}"
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e6:
+        decimals = max(0, digits - 1 - int(np.floor(np.log10(magnitude))))
+        return _trimmed(f"{value:,.{decimals}f}")
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    power = str(int(exponent)).replace("-", "−")
+    return f"{_trimmed(mantissa)} × " + (f"10<sup>{power}</sup>" if html_out else f"10^{power}")
+
+
+def _trimmed(text: str) -> str:
+    """Without the trailing zeros of its fraction, as %g writes a number: 4.00 is 4, 0.500 is 0.5."""
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def rounded(value, digits: int = 3):
+    """`value` (a number, or a tuple, list or dict of them) with each float rounded to `digits` significant
+    figures, as a cell's last line shows it: 0.00625, not 0.0062500000931322575; integers and others as
+    they are, numpy scalars as Python's."""
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(rounded(v, digits) for v in value)
+    value = plain(value)
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    return value
+
+
+def styled_table(frame, index: bool | None = None, digits: int = 3, literal_columns=()):
+    """A DataFrame as the book shows it: every number through `number`, other cells escaped, the columns in
+    `literal_columns` (a model's generated text) through `literal`, and no index column unless it means
+    something (index=None keeps a named or non-integer index, and hides pandas' 0, 1, 2, ...)."""
+    import pandas as pd
+
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame()
+    if index is None:
+        index = not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None
+    styler = frame.style.format(cell).format_index(cell, axis="index").format_index(cell, axis="columns")
+    if literal_columns:
+        styler = styler.format(literal, subset=list(literal_columns))
+    return styler if index else styler.hide(axis="index")
+
+
+def cell(value, digits: int = 3) -> str:
+    """One table cell as HTML: a number through `number`, anything else escaped."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return number(value, digits)
+    return html.escape(str(value))
+
+
+def formatted(value) -> str:
+    """A glued value as the notebook's values table shows it: `number` to 6 significant figures, as text."""
+    return number(value, 6, html_out=False)
 
 
 def literal(text: str) -> str:
     """Generated text as HTML that shows it character for character: escaped, in a <code> element, so that a
-    model's backtick, asterisk or angle bracket is its own and not Markdown or HTML on the page."""
-    return f"<code>{html.escape(str(text))}</code>"
+    model's backtick, asterisk or angle bracket is its own and not Markdown or HTML on the page; a newline it
+    generated is a line break, not the two characters \\n."""
+    return "<code>" + html.escape(str(text)).replace("\n", "<br>") + "</code>"
 
 
 def values_table(values: dict) -> dict:
