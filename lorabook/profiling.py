@@ -7,7 +7,10 @@ random weights (memory does not depend on their values), through the fine-tune's
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import sys
 
 import torch
 
@@ -27,12 +30,43 @@ def _allocation_timeline(prof) -> tuple[int, int]:
     return running, peak
 
 
+@contextlib.contextmanager
+def _kineto_notices_muted():
+    """The process's file descriptor 2 pointed at os.devnull for the block, then restored.
+
+    Kineto, torch.profiler's C++ backend, writes "USDT: ... profiler_start" as a profile starts and
+    "... profiler_stop" as it stops, straight to fd 2: below sys.stderr, where neither logging nor
+    contextlib.redirect_stderr reaches, and a Jupyter kernel (which captures fd 2) records each line as a
+    stderr output. KINETO_LOG_LEVEL is read once per process, at the profiler's first start, and these
+    notices rank above its ERROR level, so no setting silences them without silencing kineto's errors too.
+    `profiled` holds this only while the profiler starts and stops, never while the profiled code runs;
+    another thread's write to fd 2 in that moment is lost.
+    """
+    if sys.stderr is not None:
+        sys.stderr.flush()  # what Python already wrote goes out before fd 2 moves
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def profiled(fn):
-    """Run fn() under torch.profiler's memory accounting; return its result and the region's (net, peak)."""
+    """Run fn() under torch.profiler's memory accounting; return its result and the region's (net, peak).
+    The profiler's start and stop notices are muted (_kineto_notices_muted); fn's own output is not."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _kineto_notices_muted():
+        prof.__enter__()
+    try:
         result = fn()
+    finally:
+        with _kineto_notices_muted():
+            prof.__exit__(None, None, None)
     return result, _allocation_timeline(prof)
 
 
