@@ -3,18 +3,31 @@
 The book executes each chapter once (MyST-NB, through jupyter-cache and nbclient) and keeps the executed
 code cells in its cache. `executed` puts those outputs back beside the chapter's Markdown cells, read with
 jupytext as JupyterLab reads them. The built site offers that notebook for download (bookbuild.sphinx_ext),
-less the glue records that only the book uses (`for_reader`). The test in tests/after_build checks, with
-`seen`, that a reader running a chapter sees every glued figure and every glued value.
+less the glue records that only the book uses and with its diagrams attached (`for_reader`). The tests in
+tests/after_build check, with `seen`, that a reader running a chapter sees every glued figure and every glued
+value, and, with `leaks`, that the download shows nothing of the machine that built it.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lorabook.book import INTERACTIVE
 
 # MyST-NB's prefix for the MIME types of a value glued with display=False (myst_nb.ext.glue.GLUE_PREFIX).
 GLUE_PREFIX = "application/papermill.record/"
+CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
+# A MyST figure directive in a Markdown cell, fenced by backticks or (colon_fence) colons: its path, then its
+# body (`:option: value` lines, then the caption).
+FIGURE = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{figure\}[ \t]+(?P<path>\S+)[ \t]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
+    re.M | re.S,
+)
+FIGURE_DPI = 150  # the diagrams are 8-10 inches wide: sharp at a notebook's width, ~100 kB each
+# MIME types whose data nbformat stores as base64: not text, so not searched for paths.
+BINARY = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def executed(source: str | Path, cache_dir: str | Path):
@@ -59,15 +72,98 @@ def is_interactive(output) -> bool:
     return _record(output).get("name", "").startswith(INTERACTIVE + ":")
 
 
-def for_reader(nb):
-    """A copy of `nb` without the glue records: what a reader needs to open, read and run the chapter."""
+def for_reader(nb, folder: str | Path = CHAPTERS):
+    """A copy of `nb` as a reader downloads it: without the glue records, and with each figure directive
+    (paths relative to `folder`, the chapter's) replaced by the image, attached to its Markdown cell
+    (`attach_figures`). What a reader needs to open, read and run the chapter, without the repository."""
     import copy
 
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if not is_glue_record(o)]
+        elif cell.cell_type == "markdown":
+            attach_figures(cell, folder)
     return nb
+
+
+def figure_png(path: Path) -> bytes:
+    """The diagram at `path` (figures/*.svg) as PNG, drawn again by the code that drew the SVG file.
+
+    JupyterLab renders a Markdown cell's attachment only as a raster image (PNG, JPEG, GIF, WebP, BMP): an
+    SVG attachment throws "Cannot render unknown image mime type". `make book` first checks that each file in
+    figures/ is what lorabook.plots.diagrams draws (`make check-figures`), so the PNG shows the page's SVG.
+    """
+    import io
+
+    from lorabook.plots import diagrams
+
+    draw = diagrams.DIAGRAMS.get(path.name)
+    if not path.is_file() or draw is None:
+        raise LookupError(f"{path}: not a diagram in figures/ that lorabook.plots.diagrams draws")
+    buf = io.BytesIO()
+    draw().savefig(buf, format="png", dpi=FIGURE_DPI, bbox_inches="tight", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _as_markdown(match, folder: Path, attachments: dict) -> str:
+    """A figure directive as Markdown: the image, by its attachment, then the caption as a paragraph."""
+    import base64
+
+    lines, options, key = match["body"].strip("\n").splitlines(), {}, None
+    while lines:
+        option = re.match(r":([\w-]+):[ \t]*(.*)$", lines[0])
+        if option:
+            key = option[1]
+            options[key] = option[2].strip()
+        elif key and lines[0][:1].isspace():  # an indented line continues the option above
+            options[key] += " " + lines[0].strip()
+        else:
+            break
+        lines.pop(0)
+    caption = "\n".join(lines).strip()
+    if caption.startswith("---"):
+        raise ValueError(f"figure {match['path']}: options as a YAML block are not read; use :option: lines")
+    name = Path(match["path"]).stem + ".png"
+    attachments[name] = {"image/png": base64.b64encode(figure_png(folder / match["path"])).decode()}
+    alt = re.sub(r"\s+", " ", options.get("alt", "")).replace("[", "\\[").replace("]", "\\]")
+    return f"![{alt}](attachment:{name})" + (f"\n\n**Figure.** {caption}" if caption else "")
+
+
+def attach_figures(cell, folder: str | Path = CHAPTERS) -> None:
+    """Replace, in a Markdown cell, each figure directive by its image as a cell attachment (nbformat's
+    `attachments`, `![alt](attachment:name.png)`), which Jupyter renders without the file beside the notebook.
+    The book's page is built from the chapter itself, with the SVG; only the download changes."""
+    attachments = dict(cell.get("attachments", {}))
+    cell.source = FIGURE.sub(lambda m: _as_markdown(m, Path(folder), attachments), cell.source)
+    if attachments:
+        cell.attachments = attachments
+
+
+def _text_of(part) -> str:
+    """Every string in a notebook's part (JSON), less the base64 data of binary MIME types."""
+    if isinstance(part, dict):
+        return "\n".join(_text_of(v) for k, v in part.items() if not str(k).endswith(BINARY))
+    if isinstance(part, list):
+        return "\n".join(_text_of(v) for v in part)
+    return str(part)
+
+
+def leaks(nb, paths) -> list[str]:
+    """What a notebook shows a reader of the machine and the run that made it: each stderr output (warnings,
+    logs, progress bars), each widget (a progress bar drawn by ipywidgets), and each of `paths` (the
+    repository, the Python environment, the home folder) named anywhere in it. Empty when it shows none."""
+    paths = sorted({str(p) for p in paths if len(str(p)) > 1}, key=len, reverse=True)
+    found = [f"notebook metadata names {p}" for p in paths if p in _text_of(dict(nb.metadata))]
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("name") == "stderr":
+                found.append(f"cell {i}: stderr output {output.get('text', '')[:120]!r}")
+            if WIDGET in output.get("data", {}):
+                found.append(f"cell {i}: a widget output (a progress bar?)")
+        text = _text_of(dict(cell))
+        found += [f"cell {i} names {p}" for p in paths if p in text]
+    return found
 
 
 def seen(nb) -> dict:

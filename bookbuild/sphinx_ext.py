@@ -7,8 +7,8 @@ thebe's scripts altogether.
 
 The theme offers a page's `.ipynb` for download only when the source is one, or when a launch button is set.
 Each chapter is a MyST Markdown notebook, so `offer_notebook` writes the chapter as a notebook, with the
-outputs of the book's own execution (bookbuild.notebooks), next to the page's sources, and adds it to the
-download menu.
+outputs of the book's own execution and its diagrams attached to their cells (bookbuild.notebooks.for_reader),
+next to the page's sources, and adds it to the download menu.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def offer_notebook(app, pagename, templatename, context, doctree) -> None:
     source = Path(app.env.doc2path(pagename))
     if doctree is None or source.suffix != ".md" or not source.read_text().startswith("---\njupytext:"):
         return  # a page of prose (intro, errata, bibliography), not a notebook
-    nb = notebooks.for_reader(notebooks.executed(source, app.env.mystnb_config.execution_cache_path))
+    executed = notebooks.executed(source, app.env.mystnb_config.execution_cache_path)
+    nb = notebooks.for_reader(executed, source.parent)  # figure paths are the chapter's, from its folder
     target = Path(app.outdir, "_sources", pagename + ".ipynb")
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
