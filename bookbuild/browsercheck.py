@@ -140,8 +140,11 @@ def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[st
         natural = figure_text_px(file)
         if natural is None:
             out.append(f"figure does not record its smallest text (draw it with lorabook.plots): {name}")
-        elif img["width"] and (px := natural * img["shown"] / img["width"]) < MIN_TEXT_PX[device]:
-            out.append(f"figure text {px:.1f} px < {MIN_TEXT_PX[device]:g} px: {name}")
+        elif img["width"]:
+            px = natural * img["shown"] / img["width"]
+            found["figure_px"] = min(found.get("figure_px", px), px)  # the page's smallest, for the report
+            if px < MIN_TEXT_PX[device]:
+                out.append(f"figure text {px:.1f} px < {MIN_TEXT_PX[device]:g} px: {name}")
     if found["stderr"]:
         out.append(f"{found['stderr']} output cells show stderr")
     if found["sideways"] > 0:
@@ -236,7 +239,9 @@ def main(argv=None) -> int:
             f = seen["found"]
             print(
                 f"{page} ({DEVICES[device][0]} px): {f['height']:,} px high, "
-                f"math {f['typeset']}/{f['math']}, {len(f['images'])} images, "
+                f"math {f['typeset']}/{f['math']}, {len(f['images'])} images"
+                + (f" (smallest text {f['figure_px']:.1f} px)" if "figure_px" in f else "")
+                + ", "
                 f"{len(seen['problems'])} problems"
             )
             for p in seen["problems"]:

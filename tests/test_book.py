@@ -51,6 +51,25 @@ def test_chapter_is_a_jupytext_myst_notebook(path):
     assert meta["kernelspec"]["name"] == "python3"
 
 
+STACK = ("transformers", "peft", "bitsandbytes", "accelerate", "datasets")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_imports_lorabook_before_the_stack_and_hides_no_stderr(path):
+    """lorabook/__init__.py quiets the stack's import-time notices (tqdm's IProgress warning, which names the
+    builder's .venv, and bitsandbytes' missing CPU kernel) only if it is imported first; then no cell needs
+    a remove-stderr tag, and a new stderr line fails `make check-pages` instead of hiding."""
+    imports = [
+        node.names[0].name if isinstance(node, ast.Import) else node.module
+        for node in ast.parse("\n".join(cells(path, "code"))).body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+    ]
+    stack = [i for i, name in enumerate(imports) if name.split(".")[0] in STACK]
+    if stack:
+        assert imports[0] == "lorabook", f"{path.name} imports {imports[0]} before lorabook"
+    assert "remove-stderr" not in path.read_text()
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_imports_lorabook_and_defines_nothing(path):
     code = "\n".join(cells(path, "code"))
