@@ -388,6 +388,7 @@ def test_a_cells_last_value_is_rounded_to_significant_figures_in_every_container
 
     from lorabook.book import rounded
 
-    shown = rounded({"a": (np.float64(4.802154258675434e-14), 0.0062500000931322575), "b": [26.633896, 7, "x"]})
+    value = {"a": (np.float64(4.802154258675434e-14), 0.0062500000931322575), "b": [26.633896, 7, "x"]}
+    shown = rounded(value)
     assert shown == {"a": (4.8e-14, 0.00625), "b": [26.6, 7, "x"]}
     assert type(shown["a"][0]) is float  # not np.float64(...) in the output
