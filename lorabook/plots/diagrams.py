@@ -68,8 +68,10 @@ def _box(ax, x, y, w, h, text, face, edge=PALETTE["black"], size=9, dashed=False
     ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size, weight=weight)
 
 
-def _arrow(ax, start, end, color=PALETTE["black"]):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, lw=1.2, color=color))
+def _arrow(ax, start, end, color=PALETTE["black"], mutation_scale=12):
+    ax.add_patch(
+        FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=mutation_scale, lw=1.2, color=color)
+    )
 
 
 def _canvas(width, height, xlim, ylim):
@@ -84,23 +86,24 @@ def _canvas(width, height, xlim, ylim):
 
 @styled
 def roadmap():
-    """The parts of the book, left to right, with their chapters."""
-    fig, ax = _canvas(10, 3.3, (0, 10.4), (0, 3.4))
+    """The parts of the book, top to bottom, each with its chapters to its right: one row a part keeps the
+    diagram narrow enough to read on a phone."""
+    rows = len(BOOK_PLAN)
+    pitch, h, top = 0.72, 0.56, 0.55 + 0.72 * len(BOOK_PLAN)  # in inches, as the canvas is drawn 1:1
+    fig, ax = _canvas(6.6, top + 0.05, (0, 6.6), (0, top + 0.05))
     colours = [PALETTE[c] for c in ("sky", "orange", "green", "purple", "red", "blue")]
-    gap = 0.22
-    w = (10.2 - gap * (len(BOOK_PLAN) - 1)) / len(BOOK_PLAN)
     for i, ((part, chapters), colour) in enumerate(zip(BOOK_PLAN, colours)):
-        x = 0.1 + i * (w + gap)
-        _box(ax, x, 2.75, w, 0.5, part, face=colour, size=9.5, weight="bold")
+        y = top - (i + 1) * pitch
+        _box(ax, 0.05, y, 1.75, h, part, face=colour, size=10, weight="bold")
         for j, chapter in enumerate(boxes(chapters)):
-            _box(ax, x + 0.08, 2.05 - j * 0.72, w - 0.16, 0.56, chapter, face="white", edge=colour, size=9.5)
-        if i < len(BOOK_PLAN) - 1:
-            _arrow(ax, (x + w + 0.02, 3.0), (x + w + gap - 0.02, 3.0))
+            _box(ax, 2.0 + j * 1.54, y, 1.46, h, chapter, face="white", edge=colour, size=10)
+        if i < rows - 1:
+            _arrow(ax, (0.925, y - 0.01), (0.925, y - pitch + h + 0.01), mutation_scale=8)
     ax.text(
-        0.1,
         0.05,
-        "math first: rank → SVD → LoRA → memory → number formats → a real 8-bit fine-tune → what it learned",
-        fontsize=9.5,
+        0.05,
+        "math first: rank → SVD → LoRA → memory → number formats\n→ a real 8-bit fine-tune → what it learned",
+        fontsize=10,
         color=PALETTE["grey"],
     )
     return fig
@@ -111,60 +114,47 @@ THREE_WAYS = ("full fine-tuning", "adapter (Houlsby)", "LoRA")  # the columns of
 
 @styled
 def three_ways():
-    """Full fine-tuning, a sequential adapter, and LoRA's parallel low-rank path, side by side."""
-    fig, ax = _canvas(10, 3.6, (0, 10.5), (0, 3.9))
+    """Full fine-tuning, a sequential adapter, and LoRA's parallel low-rank path, side by side (drawn 1:1 in
+    inches, 2.2 in a column, so that its text stays legible on a phone)."""
+    fig, ax = _canvas(6.6, 4.15, (0, 6.6), (0, 4.15))
     frozen, trained = "#dbe9f6", PALETTE["orange"]
 
-    def column(x0, title):
-        ax.text(x0 + 1.5, 3.7, title, ha="center", va="center", fontsize=10, weight="bold")
-        ax.text(x0 + 1.5, 0.15, "x", ha="center", fontsize=10, style="italic")
-        return x0 + 1.5
+    def column(cx, title, note=None, colour=None):
+        ax.text(cx, 3.95, title, ha="center", va="center", fontsize=10, weight="bold")
+        ax.text(cx, 0.75, "$x$", ha="center", va="center", fontsize=11)
+        ax.text(cx, 3.45, "$h$", ha="center", va="center", fontsize=11)
+        if note:
+            ax.text(cx, 0.3, note, ha="center", va="center", fontsize=10, color=colour)
 
     # full fine-tuning: every entry of W moves
-    cx = column(0.0, THREE_WAYS[0])
-    _box(ax, cx - 0.8, 1.3, 1.6, 0.9, "W\n(d×k, trained)", face=trained)
-    _arrow(ax, (cx, 0.4), (cx, 1.28))
-    _arrow(ax, (cx, 2.22), (cx, 3.3))
-    ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
+    cx = 1.1
+    column(cx, THREE_WAYS[0])
+    _box(ax, cx - 0.75, 1.55, 1.5, 1.0, "W\n(d×k, trained)", face=trained, size=10)
+    _arrow(ax, (cx, 0.92), (cx, 1.53))
+    _arrow(ax, (cx, 2.57), (cx, 3.3))
 
     # adapter: an extra bottleneck block in series after the frozen layer
-    cx = column(3.5, THREE_WAYS[1])
-    _box(ax, cx - 0.8, 0.75, 1.6, 0.7, "W₀ (frozen)", face=frozen)
-    _box(ax, cx - 0.8, 2.0, 1.6, 0.85, "down → ReLU → up\n+ residual", face=trained, size=9.5)
-    _arrow(ax, (cx, 0.4), (cx, 0.73))
-    _arrow(ax, (cx, 1.47), (cx, 1.98))
-    _arrow(ax, (cx, 2.87), (cx, 3.3))
-    ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
-    ax.text(
-        cx + 0.9,
-        1.7,
-        "in series:\none more\nstep per\nlayer",
-        fontsize=9.5,
-        color=PALETTE["red"],
-        va="center",
-    )
+    cx = 3.3
+    column(cx, THREE_WAYS[1], "in series: one more\nstep per layer", PALETTE["red"])
+    _box(ax, cx - 0.75, 1.25, 1.5, 0.55, "W₀ (frozen)", face=frozen, size=10)
+    _box(ax, cx - 0.8, 2.2, 1.6, 0.75, "down → ReLU → up\n+ residual", face=trained, size=10)
+    _arrow(ax, (cx, 0.92), (cx, 1.23))
+    _arrow(ax, (cx, 1.82), (cx, 2.18))
+    _arrow(ax, (cx, 2.97), (cx, 3.3))
 
     # LoRA: a parallel low-rank path added to the frozen weight
-    cx = column(7.0, THREE_WAYS[2])
-    _box(ax, cx - 1.45, 1.2, 1.3, 1.0, "W₀\n(d×k, frozen)", face=frozen, size=9.5)
-    _box(ax, cx + 0.25, 0.8, 1.1, 0.55, "A (r×k)", face=trained, size=9.5)
-    _box(ax, cx + 0.25, 2.0, 1.1, 0.55, "B (d×r)", face=trained, size=9.5)
-    _arrow(ax, (cx, 0.4), (cx - 0.8, 1.18))
-    _arrow(ax, (cx, 0.4), (cx + 0.8, 0.78))
-    _arrow(ax, (cx + 0.8, 1.37), (cx + 0.8, 1.98))
+    cx = 5.5
+    column(cx, THREE_WAYS[2], "in parallel; merge\nW₀ + B A after training", PALETTE["green"])
+    _box(ax, cx - 1.0, 1.4, 0.95, 0.9, "W₀\n(d×k,\nfrozen)", face=frozen, size=10)
+    _box(ax, cx + 0.1, 1.05, 0.9, 0.45, "A (r×k)", face=trained, size=10)
+    _box(ax, cx + 0.1, 2.0, 0.9, 0.45, "B (d×r)", face=trained, size=10)
+    _arrow(ax, (cx - 0.05, 0.92), (cx - 0.52, 1.38))
+    _arrow(ax, (cx + 0.05, 0.92), (cx + 0.55, 1.03))
+    _arrow(ax, (cx + 0.55, 1.52), (cx + 0.55, 1.98))
     ax.text(cx, 2.95, "+", ha="center", va="center", fontsize=14, weight="bold")
-    _arrow(ax, (cx - 0.8, 2.22), (cx - 0.12, 2.9))
-    _arrow(ax, (cx + 0.8, 2.57), (cx + 0.12, 2.9))
+    _arrow(ax, (cx - 0.52, 2.32), (cx - 0.1, 2.85))
+    _arrow(ax, (cx + 0.55, 2.47), (cx + 0.1, 2.85))
     _arrow(ax, (cx, 3.08), (cx, 3.3))
-    ax.text(cx, 3.38, "h", ha="center", fontsize=10, style="italic")
-    ax.text(
-        cx - 1.8,
-        0.6,
-        "in parallel;\nmerge W₀ + B A\nafter training",
-        fontsize=9.5,
-        color=PALETTE["green"],
-        va="center",
-    )
     return fig
 
 
@@ -172,7 +162,7 @@ def three_ways():
 def lora_block():
     """A LoRA-adapted linear layer in the style of the LoRA paper's Figure 1, in the book's notation:
     x ∈ ℝᵏ, W₀ ∈ ℝ^{d×k}, A ∈ ℝ^{r×k}, B ∈ ℝ^{d×r}, h = W₀x + (α/r)·BAx ∈ ℝᵈ."""
-    fig, ax = _canvas(8.4, 5.0, (0, 8.4), (0, 5.2))
+    fig, ax = _canvas(7.6, 4.6, (0, 8.4), (0, 5.2))  # drawn in 8.4 × 5.2 units, shown 7.6 in wide
     frozen, trained = "#dbe9f6", PALETTE["orange"]
     # input and the two paths
     ax.text(4.2, 0.25, r"$x \in \mathbb{R}^{k}$", ha="center", fontsize=12)
@@ -200,8 +190,8 @@ def lora_block():
         Polygon([(5.5, 2.4), (6.7, 2.4), (7.5, 3.2), (4.7, 3.2)], closed=True, fc=trained, ec="black")
     )
     ax.text(6.1, 2.8, r"$B \in \mathbb{R}^{d \times r}$", ha="center", va="center", fontsize=11)
-    ax.text(7.55, 2.75, "B = 0\nat start", fontsize=10, color=PALETTE["grey"], va="center")
-    ax.text(7.3, 3.45, "× α/r", fontsize=11, color=PALETTE["red"])
+    ax.text(7.55, 2.75, "$B = 0$\nat start", fontsize=10, color=PALETTE["grey"], va="center")
+    ax.text(7.3, 3.45, r"$\times\, \alpha / r$", fontsize=11, color=PALETTE["red"])
     # the sum
     ax.add_patch(Circle((4.2, 4.05), 0.22, fc="white", ec="black"))
     ax.text(4.2, 4.05, "+", ha="center", va="center", fontsize=14)
@@ -213,11 +203,14 @@ def lora_block():
     ax.text(
         4.2,
         4.75,
-        r"$h = W_0 x + \frac{\alpha}{r} B A x,\quad \Delta W = \frac{\alpha}{r} B A$, rank ≤ r",
+        r"$h = W_0 x + \frac{\alpha}{r} B A x,\quad \Delta W = \frac{\alpha}{r} B A,\quad$"
+        r"$\mathrm{rank}\, \Delta W \leq r$",
         ha="center",
         fontsize=12,
     )
-    ax.text(0.4, 0.75, "trained: r(d + k) numbers\nfrozen: d·k numbers", fontsize=10, color=PALETTE["grey"])
+    ax.text(
+        0.4, 0.75, "trained: $r(d + k)$ numbers\nfrozen: $dk$ numbers", fontsize=10, color=PALETTE["grey"]
+    )
     return fig
 
 
