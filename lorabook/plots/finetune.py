@@ -35,17 +35,18 @@ def standin(report: dict, context: dict):
     ax1.plot(held_steps, held, "o-", ms=3, color=PALETTE["green"], label="held-out documents")
     ax1.axhline(report["uniform_loss"], color=PALETTE["grey"], ls="--", lw=1)
     uniform = report["uniform_loss"]
-    ax1.annotate(
-        f"uniform guessing, ln|V| = {uniform:.2f}",
+    ax1.annotate(  # under its line, at the right, where the losses have long since fallen away
+        f"uniform guessing, $\\ln|V|$ = {uniform:.2f}",
         (steps[-1], uniform),
+        xytext=(0, -4),
+        textcoords="offset points",
         ha="right",
-        va="bottom",
-        fontsize=9,
+        va="top",
         color=PALETTE["grey"],
     )
     ax1.set(xlabel="pretraining step", ylabel="cross-entropy (nats per token)", ylim=(0, None))
     ax1.set_title("pretraining on Python's docs", loc="left")
-    ax1.legend(fontsize=9, loc="lower left")
+    ax1.legend(loc="lower left")
 
     names = ["true context", "shuffled", "previous\ntoken only"]
     values = [context["true"], context["shuffled"], context["one_token"]]
@@ -57,7 +58,6 @@ def standin(report: dict, context: dict):
         ylim=(0, max(values) * 1.2),
     )
     ax2.set_title("it uses its context", loc="left")
-    ax2.tick_params(axis="x", labelsize=9)
     return fig
 
 
@@ -81,7 +81,7 @@ def comparison(logs: dict[str, list[dict]], matches: dict[str, int], n_quotes: i
     ax1.set(xlabel=f"optimizer step (all {n_quotes} quotes each)", ylabel="training loss (nats per token)")
     ax1.set_yscale("log")
     ax1.set_title("fine-tuning on the Zen of Python", loc="left")
-    ax1.legend(fontsize=9, loc="upper right")
+    ax1.legend(loc="upper right")
 
     names = list(matches)
     bars = ax2.bar(
@@ -89,9 +89,19 @@ def comparison(logs: dict[str, list[dict]], matches: dict[str, int], n_quotes: i
         [matches[n] for n in names],
         color=[PALETTE[METHOD_COLOURS.get(n, "purple")] for n in names],
     )
-    label_bars(ax2, bars, "{:.0f}")
+    for bar in bars:  # each count inside its bar's top, clear of the dashed line at all the quotes
+        n = bar.get_height()
+        inside = n >= 0.25 * n_quotes  # a short bar has no room: its count goes above it
+        ax2.annotate(
+            f"{n:.0f}",
+            (bar.get_x() + bar.get_width() / 2, n),
+            xytext=(0, -3 if inside else 2),
+            textcoords="offset points",
+            ha="center",
+            va="top" if inside else "bottom",
+            color="white" if inside else "black",
+        )
     ax2.axhline(n_quotes, color=PALETTE["grey"], ls="--", lw=1)
-    ax2.set(ylabel=f"quotes reproduced (of {n_quotes})", xlabel="fine-tune", ylim=(0, n_quotes * 1.15))
+    ax2.set(ylabel=f"quotes reproduced (of {n_quotes})", xlabel="fine-tune", ylim=(0, n_quotes * 1.1))
     ax2.set_title("exact match", loc="left")
-    ax2.tick_params(axis="x", labelsize=9)
     return fig

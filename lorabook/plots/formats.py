@@ -14,6 +14,16 @@ from .style import PALETTE, styled
 FIELD_COLOURS = {"sign": PALETTE["red"], "exponent": PALETTE["sky"], "mantissa": PALETTE["green"]}
 
 
+def scientific(x: float, spec: str = ".4g") -> str:
+    """x formatted by `spec`, in mathtext where that writes an exponent: 3.403e+38 as $3.403 \\times 10^{38}$,
+    448 as 448."""
+    text = format(x, spec)
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return rf"${mantissa} \times 10^{{{int(exponent)}}}$"
+
+
 @styled
 def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
     """One row of coloured boxes per format: the sign, exponent and mantissa bits of `x`, and their values."""
@@ -29,21 +39,20 @@ def bit_boxes(x: float, formats=("FP32", "FP16", "BF16")):
         kinds = ["sign"] + ["exponent"] * f.exponent_bits + ["mantissa"] * f.mantissa_bits
         for i, (bit, kind) in enumerate(zip(bits, kinds)):
             ax.add_patch(Rectangle((i, y), 0.92, 0.92, fc=FIELD_COLOURS[kind], ec="white", alpha=0.85))
-            ax.text(i + 0.46, y + 0.46, bit, ha="center", va="center", fontsize=8, color="black")
+            ax.text(i + 0.46, y + 0.46, bit, ha="center", va="center", color="black")
         ax.text(-0.6, y + 0.46, f.name, ha="right", va="center", fontsize=10, weight="bold")
-        e = fields.exponent - f.bias
+        e = f"{fields.exponent - f.bias}".replace("-", "−")
         ax.text(  # under the row: beside it, the line would make the figure too wide to read
             0,
             y - 0.45,
             f"exponent {fields.exponent} − {f.bias} = {e},  "
-            f"mantissa 1 + {fields.mantissa}/2^{f.mantissa_bits}"
+            f"mantissa 1 + {fields.mantissa}/$2^{{{f.mantissa_bits}}}$"
             f"  →  {fields.value:g}",
             va="center",
-            fontsize=9,
         )
     for kind, colour in FIELD_COLOURS.items():
         ax.bar(0, 0, color=colour, label=kind)
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.02), ncols=3, fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.02), ncols=3)
     ax.set(xlim=(-4.5, width + 0.5), ylim=(-2.4 * (len(fmts) - 1) - 1.0, 1.2))
     ax.set_title(f"the bits of {x:g}", loc="left")
     ax.axis("off")
@@ -64,13 +73,23 @@ def range_and_precision(formats=tuple(FORMATS)):
         ax1.barh(
             y, hi - mid, left=mid, color=PALETTE["blue"], height=0.5, label="normal" if y == ys[0] else None
         )
-        ax1.text(hi + 1, y, f"max {f.max_finite:.4g}", va="center", fontsize=8)
+        inside = hi - mid > 40  # a long bar holds its label, which would run off the panel beside it
+        ax1.text(
+            hi - 1 if inside else hi + 1,
+            y,
+            f"max {scientific(f.max_finite)}",
+            va="center",
+            ha="right" if inside else "left",
+            color="white" if inside else "black",
+        )
         ax2.barh(y, -math.log10(f.epsilon), color=PALETTE["green"], height=0.5)
-        ax2.text(-math.log10(f.epsilon) + 0.1, y, f"ε = 2^-{f.mantissa_bits}", va="center", fontsize=8)
-    ax1.set(yticks=ys, yticklabels=[f.name for f in fmts], xlabel="log10 |x| representable", xlim=(-48, 52))
+        ax2.text(-math.log10(f.epsilon) + 0.1, y, rf"$\varepsilon = 2^{{-{f.mantissa_bits}}}$", va="center")
+    ax1.set(
+        yticks=ys, yticklabels=[f.name for f in fmts], xlabel=r"$\log_{10} |x|$ representable", xlim=(-56, 54)
+    )
     ax1.set_title("range: set by the exponent bits", loc="left")
-    ax1.legend(loc="lower left", fontsize=8)
-    ax2.set(xlabel="decimal digits, −log10 ε", xlim=(0, 9.5))
+    ax1.legend(loc="lower left", handlelength=1.2)  # left of the short 8-bit ranges
+    ax2.set(xlabel=r"decimal digits, $-\log_{10} \varepsilon$", xlim=(0, 10.5))
     ax2.set_title("precision: set by the mantissa bits", loc="left")
     return fig
 
@@ -88,23 +107,21 @@ def underflow(gradients, formats=("FP16", "BF16"), loss_scale: float = 1.0):
             bins=bins,
             color=PALETTE["orange"],
             alpha=0.5,
-            label=f"× loss scale 2^{int(round(math.log2(loss_scale)))}",
+            label=f"× loss scale $2^{{{int(round(math.log2(loss_scale)))}}}$",
         )
     for f, colour in zip(formats, (PALETTE["red"], PALETTE["blue"])):
         f = get_format(f)
         floor = math.log10(f.min_subnormal)
         if floor > bins[0]:
             ax.axvline(floor, color=colour, ls="--", label=f"{f.name} smallest subnormal")
-        else:  # far off the left edge: say where in a note, rather than stretch the axis over empty decades
-            note = f"{f.name}'s smallest subnormal, 10^{floor:.0f}, is far left of the chart"
-            ax.annotate(note, (0.01, 0.97), xycoords="axes fraction", va="top", fontsize=8.5, color=colour)
+        else:  # far off the left edge: say so in the legend, rather than stretch the axis over empty decades
+            note = f"{f.name} smallest subnormal, $10^{{{floor:.0f}}}$: far left, off the chart"
+            ax.plot([], [], color=colour, ls="--", label=note)
         if math.log10(f.max_finite) < bins[-1]:
             ax.axvline(math.log10(f.max_finite), color=colour, ls=":", label=f"{f.name} largest finite")
-    ax.set(xlabel="log10 |gradient|", ylabel="count", xlim=(bins[0], bins[-1]))
+    ax.set(xlabel=r"$\log_{10} |\mathrm{gradient}|$", ylabel="count", xlim=(bins[0], bins[-1]))
     ax.set_title("values left of a dashed line are stored as zero", loc="left")
-    ax.legend(
-        fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2
-    )  # below: clear of the data
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)  # below: clear of the data
     return fig
 
 
@@ -117,7 +134,7 @@ def master_weights(trajectories: dict, update: float):
         ax.plot(np.arange(len(w)), w, ls, lw=2, label=label)
     ax.set(xlabel="SGD step", ylabel="weight")
     ax.set_title(f"w ← w − {update:g}, starting from w = 1", loc="left")
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 
@@ -136,13 +153,11 @@ def model_sizes(sizes: dict, gpu_bytes: float | None = None, gpu_label: str = ""
         gb = [sizes[m][f] / 1e9 for m in models]
         bars = ax.bar(np.arange(len(models)) + (j - (len(fmts) - 1) / 2) * width, gb, width, label=f)
         for bar, v in zip(bars, gb):
-            ax.annotate(
-                f"{v:,.1f}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom", fontsize=8
-            )
+            ax.annotate(f"{v:,.1f}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom")
     if gpu_bytes:
         ax.axhline(gpu_bytes / 1e9, color=PALETTE["grey"], ls="--", lw=1)
-        ax.text(-0.45, gpu_bytes / 1e9 * 1.1, gpu_label, ha="left", fontsize=8.5, color=PALETTE["grey"])
+        ax.text(-0.45, gpu_bytes / 1e9 * 1.1, gpu_label, ha="left", color=PALETTE["grey"])
     ax.set(xticks=range(len(models)), xticklabels=models, ylabel="weights (GB, log scale)", yscale="log")
     ax.set_title("weights alone, params × bytes per element", loc="left")
-    ax.legend(fontsize=8, ncols=len(fmts))
+    ax.legend(ncols=len(fmts))
     return fig

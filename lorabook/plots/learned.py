@@ -31,15 +31,15 @@ def spectra(full: dict[str, np.ndarray], lora: dict[str, np.ndarray], r: int, ra
             i = np.arange(1, S.size + 1)[keep]
             ax1.plot(i, (S / S[0])[keep], color=colour, lw=0.8, alpha=0.6, label=name if n == 0 else None)
     ax1.axvline(r, color=LORA, ls=":", lw=1)
-    ax1.set(xscale="log", yscale="log", xlabel="index i", ylabel="σᵢ / σ₁", ylim=(1e-4, 1.5))
+    ax1.set(xscale="log", yscale="log", xlabel="index $i$", ylabel=r"$\sigma_i / \sigma_1$", ylim=(1e-4, 1.5))
     ax1.set_title("singular values of ΔW", loc="left")
-    ax1.legend(fontsize=9, loc="lower left")
+    ax1.legend(loc="lower left", handlelength=1.2)  # short handles: the labels end left of the dotted r
 
     ranks = np.asarray(ranks)
     from ..svd import relative_error
 
     errors = [relative_error(S)[ranks] for S in full.values()]
-    _band(ax2, ranks, errors, FULL, "full fine-tuning's ΔW")
+    _band(ax2, ranks, errors, FULL, "full fine-tuning")
     if reference is not None:
         ax2.plot(
             ranks, relative_error(reference)[ranks], color=BASE, ls="--", lw=1.2, label="Gaussian matrix"
@@ -52,23 +52,23 @@ def spectra(full: dict[str, np.ndarray], lora: dict[str, np.ndarray], r: int, ra
     )
     ax2.set_xticks([1, 4, 16, 64], labels=["1", "4", "16", "64"])
     ax2.set_title("what rank i misses (Eckart–Young)", loc="left")
-    ax2.legend(fontsize=9, loc="lower left")
+    ax2.legend(loc="lower left", handlelength=1.2)  # under the band, which falls from the top left
     return fig
 
 
 def _spread_bars(ax, names, spreads: list[dict], colour):
-    """Bars at the medians over seeds, whiskers from least to greatest, each labelled with its median."""
+    """Bars at the medians over seeds, whiskers from least to greatest, each labelled with its median (over
+    the whisker)."""
     med = np.array([s["median"] for s in spreads])
     err = np.array([[m - s["min"], s["max"] - m] for m, s in zip(med, spreads)]).T
     bars = ax.bar(names, med, color=colour, width=0.6, yerr=err, capsize=3, ecolor=PALETTE["black"])
-    for bar, s in zip(bars, spreads):
+    for bar, s in zip(bars, spreads):  # the median over its bar, above the whisker's top, clear of it
         ax.annotate(
             f"{s['median']:.0f}",
-            (bar.get_x(), s["median"]),
-            xytext=(1, 2),
+            (bar.get_x() + bar.get_width() / 2, s["max"]),
+            xytext=(0, 2),
             textcoords="offset points",
-            fontsize=9,
-            ha="left",
+            ha="center",
             va="bottom",
         )
     return bars
@@ -82,9 +82,9 @@ def ablation(by_rank: dict[int, dict], by_target: dict[str, dict], n_quotes: int
     _spread_bars(ax1, [str(r) for r in by_rank], list(by_rank.values()), LORA)
     ax1.set(xlabel="rank r (q and v, α = 2r)", ylabel=f"quotes reproduced (of {n_quotes})")
     ax1.set_title("rank", loc="left")
-    _spread_bars(ax2, list(by_target), list(by_target.values()), PALETTE["green"])
+    names = [name.replace(" ", "\n") for name in by_target]  # "all linear" on two lines: the names fit across
+    _spread_bars(ax2, names, list(by_target.values()), PALETTE["green"])
     ax2.set(xlabel="adapted matrices (r set for one budget)")
-    ax2.tick_params(axis="x", labelsize=9)
     ax2.set_title("where to spend the same parameters", loc="left")
     for ax in (ax1, ax2):
         ax.set_ylim(0, n_quotes * 1.15)
@@ -127,12 +127,12 @@ def amplification(ranks, onto: dict[str, list], factors: dict[str, list]):
         _band(ax1, ranks, np.asarray(values).T, colours.get(name, PALETTE["green"]), name)
     ax1.set(xscale="log", yscale="log", xlabel="r", ylabel=r"$\|U^\top W_0 V\|_F$")
     ax1.set_title("how much of W₀ lies in each r-plane", loc="left", fontsize=10)
-    ax1.legend(fontsize=9, loc="lower right")
+    ax1.legend(loc="lower right")
     for name, values in factors.items():
         _band(ax2, ranks, np.asarray(values).T, FULL if name.startswith("full") else LORA, name)
     ax2.set(xscale="log", xlabel="r", ylabel=r"$\|\Delta W\|_F \,/\, \|U^\top W_0 V\|_F$", ylim=(0, None))
     ax2.set_title("amplification", loc="left")
-    ax2.legend(fontsize=9, loc="upper right")
+    ax2.legend(loc="upper right")
     for ax in (ax1, ax2):
         ax.set_xticks(ranks, labels=[str(r) for r in ranks])
         ax.minorticks_off()
@@ -158,5 +158,5 @@ def scaling(ranks, losses: dict[str, list], norms: dict[str, list], steps: int):
     for ax in (ax1, ax2):
         ax.set_xticks(ranks, labels=[str(r) for r in ranks])
         ax.minorticks_off()
-    ax1.legend(fontsize=9, title="scaling of B·A", title_fontsize=9)
+    ax1.legend(title="scaling of B·A")
     return fig

@@ -34,7 +34,7 @@ def latency_vs_batch(by_batch: dict, title: str = ""):
     ax.set(xscale="log", xlabel="batch size (sequences, one token each)", ylabel="time ÷ base (median, IQR)")
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.set_title(title, loc="left")
-    ax.legend(fontsize=8, ncols=3)
+    ax.legend(ncols=3)
     return fig
 
 
@@ -47,7 +47,7 @@ def trainable_vs_rank(ranks, percents: dict, total: int):
     ax.set(xlabel="rank r", ylabel="trainable parameters (% of the model)")
     ax.set_xticks(ranks, [str(r) for r in ranks])
     ax.set_title(f"LoRA on OPT-6.7B ({total / 1e9:.2f}B parameters)", loc="left")
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 

@@ -3,6 +3,8 @@ count that a fine-tune of BLOOM needs, and what each memory-saving technique buy
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -19,16 +21,27 @@ COLOURS = {
 }
 
 
+_ON_LINES = {"bbox": {"fc": "white", "ec": "none", "pad": 1}}  # a label that a dotted GPU line may cross
+
+
+def _wrapped(label: str, width: int = 28) -> str:
+    """A long bar label on two lines, broken before its parenthesis or at a space, to leave the bars room."""
+    if len(label) <= width:
+        return label
+    head, sep, tail = label.partition(" (")
+    return f"{head}\n({tail}" if sep else textwrap.fill(label, width)
+
+
 def _gpu_lines(ax, gpu_sizes: dict) -> None:
     """A dotted vertical line per GPU size, labelled above the axes (names alternate in height)."""
     for i, (name, size) in enumerate(gpu_sizes.items()):
         ax.axvline(size / 1e9, color=PALETTE["grey"], ls=":", lw=1)
-        ax.text(
-            size / 1e9,
-            1.01 + 0.055 * (i % 2),
+        ax.annotate(
             name,
-            transform=ax.get_xaxis_transform(),
-            fontsize=8,
+            (size / 1e9, 1),
+            xycoords=ax.get_xaxis_transform(),
+            xytext=(0, 3 + 14 * (i % 2)),
+            textcoords="offset points",
             ha="center",
             va="bottom",
             color=PALETTE["grey"],
@@ -38,11 +51,11 @@ def _gpu_lines(ax, gpu_sizes: dict) -> None:
 def _finish_gb_bars(ax, labels, gpu_sizes: dict, xlabel: str, title: str) -> None:
     """The common finish of the horizontal GB bar charts: GPU sizes, one tick per bar, legend, title."""
     _gpu_lines(ax, gpu_sizes)
-    ax.set_yticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), [_wrapped(label) for label in labels])
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(title, loc="left", pad=30)  # room for the GPU labels above the axes
+    ax.legend(loc="lower right")
+    ax.set_title(title, loc="left", pad=34)  # room for the GPU labels above the axes
 
 
 @styled
@@ -70,7 +83,7 @@ def stacked_bars(breakdowns: dict, peaks: dict, gpu_sizes: dict, title: str = ""
             left += n / 1e9
         ax.plot(peaks[label] / 1e9, y, marker="|", ms=16, mew=2, color=PALETTE["black"])
         ax.annotate(
-            f"{left:,.1f} GB", (left, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
+            f"{left:,.1f} GB", (left, y), xytext=(4, 0), textcoords="offset points", va="center", **_ON_LINES
         )
     ax.plot([], [], marker="|", ms=10, mew=2, ls="", color=PALETTE["black"], label="peak (allocated at once)")
     _finish_gb_bars(ax, labels, gpu_sizes, "GB (10⁹ bytes)", title)
@@ -84,7 +97,7 @@ def predicted_vs_measured(ratios: dict, tolerance: float = 0.1):
 
     ratios: {workload: {component: predicted ÷ measured}}.
     """
-    fig, ax = plt.subplots(figsize=(7.6, 4.2))
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
     components = list(next(iter(ratios.values())))
     markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
     worst = max(abs(r - 1) for by in ratios.values() for r in by.values())
@@ -98,7 +111,7 @@ def predicted_vs_measured(ratios: dict, tolerance: float = 0.1):
     ax.set_yticks(range(len(components)), components)
     ax.set_xlabel("predicted − measured, % of measured")
     ax.grid(axis="y", visible=False)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3)  # below: no wider image
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)  # below: no wider image
     ax.set_title(f"the estimator against a profiled CPU step (tests allow ±{tolerance:.0%})", loc="left")
     return fig
 
@@ -120,7 +133,7 @@ def gpus_against_tokens(tokens, cards: dict, claimed: int, weights_only: int):
         ylabel="A100-80GB cards",
         ylim=(0, None),
     )
-    ax.legend(fontsize=7)
+    ax.legend(loc="lower right", bbox_to_anchor=(1, 0.08))  # under the rising lines, over the weights' line
     ax.set_title(f"fine-tuning BLOOM-176B: what it takes to need {claimed} cards", loc="left")
     return fig
 
@@ -139,7 +152,7 @@ def savings(before_after: dict, gpu_sizes: dict, title: str = ""):
         ax.barh(y, after / 1e9, color=PALETTE["blue"], label="after" if y == 0 else None)
         saved = f"−{(1 - after / before):.0%}"
         ax.annotate(
-            saved, (before / 1e9, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
+            saved, (before / 1e9, y), xytext=(4, 0), textcoords="offset points", va="center", **_ON_LINES
         )
     ax.set_xlim(0, max(b for b, _ in before_after.values()) / 1e9 * 1.12)  # room for the labels, inside
     _finish_gb_bars(ax, labels, gpu_sizes, "peak GB", title)

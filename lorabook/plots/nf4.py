@@ -19,7 +19,6 @@ def _labelled_line(ax, y: float, text: str, colour: str, x: float) -> None:
         (x, y),
         ha="left",
         va="bottom",
-        fontsize=9,
         color=colour,
         xytext=(0, 2),
         textcoords="offset points",
@@ -44,9 +43,9 @@ def levels(codes: dict[str, np.ndarray], scale: float):
         lw=1.2,
         label="NF4 levels",
     )
-    ax1.set(ylabel="density", ylim=(0, None))
+    ax1.set(ylabel="density", ylim=(0, density.max() * 1.4))  # the legend above the curve, not on it
     ax1.set_title("NF4: sixteen quantiles of the normal, zero exact", loc="left")
-    ax1.legend(fontsize=9, loc="upper left")
+    ax1.legend(loc="upper left")
     for row, (name, code) in enumerate(codes.items()):
         ax2.plot(code, np.full_like(code, -row), "|", ms=14, mew=1.6, color=CODE_COLOURS.get(name))
     ax2.set_yticks(-np.arange(len(codes)), labels=list(codes))
@@ -75,10 +74,13 @@ def errors(mse: dict[str, dict[str, float]], shares: np.ndarray):
     ax1.set_xticks(np.arange(len(kinds)), labels=kinds)
     ax1.set(ylabel="squared error ÷ NF4's", ylim=(0, 2.0))
     ax1.set_title("error, block-wise", loc="left")
-    ax1.legend(fontsize=9, loc="upper left", ncols=2)
+    ax1.legend(loc="upper left", ncols=2)
     ax2.bar(np.arange(1, shares.size + 1), shares, color=PALETTE["blue"])
-    _labelled_line(ax2, 1 / shares.size, f"equal share, 1/{shares.size}", PALETTE["grey"], x=0.5)
+    # the line crosses the bars, so a label beside it would sit on them: the legend names it, above them
+    ax2.axhline(1 / shares.size, color=PALETTE["black"], ls="--", lw=1, label=f"equal share, 1/{shares.size}")
+    ax2.legend(loc="upper right")
     ax2.set_xticks([1, *range(4, shares.size + 1, 4)])
+    ax2.set_ylim(0, shares.max() * 1.35)
     ax2.set(xlabel="NF4 level, lowest to highest", ylabel="share of Gaussian weights")
     ax2.set_title("how often each level is used", loc="left")
     return fig
@@ -96,10 +98,10 @@ def bases(
         ax1.plot(np.arange(1, len(values) + 1), values, color=colour, lw=1.2, label=name)
     ax1.set(xlabel="optimizer step", ylabel="training loss (nats/token)", ylim=(0, None))
     ax1.set_title("the same LoRA on three bases", loc="left")
-    ax1.legend(fontsize=9)
+    ax1.legend()
     bars = ax2.bar(list(weight_mb), list(weight_mb.values()), color=colours)
-    label_bars(ax2, bars, texts=[f"{matches[name]}/{n_quotes} quotes" for name in weight_mb], fontsize=9)
-    ax2.set(ylabel="linear weights, with scales (MB)", ylim=(0, max(weight_mb.values()) * 1.2))
+    label_bars(ax2, bars, texts=[f"{matches[name]}/{n_quotes}\nquotes" for name in weight_mb])
+    ax2.set(ylabel="linear weights, with scales (MB)", ylim=(0, max(weight_mb.values()) * 1.3))
     ax2.set_title("what the base weighs", loc="left")
     return fig
 
@@ -125,6 +127,6 @@ def memory(peaks: dict[str, dict[str, float]], gpu_gb: float, gpu_name: str):
     ax.set_xticks(np.arange(len(models)), labels=models)
     ax.set(ylabel="peak GB, one training step")
     ax.set_title("LoRA on a quantized base: estimated peak", loc="left")
-    ax.set_ylim(0, max(max(p.values()) for p in peaks.values()) * 1.15)
-    ax.legend(fontsize=9, loc="upper center")
+    ax.set_ylim(0, max(max(p.values()) for p in peaks.values()) * 1.3)
+    ax.legend(loc="upper left")  # over the small model's low bars, above the GPU's line: clear of the big one
     return fig

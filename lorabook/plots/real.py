@@ -16,7 +16,7 @@ INPUTS = {"q_proj": "input of q_proj and v_proj", "down_proj": "input of down_pr
 def outliers(rows: list[dict], threshold: float):
     """Left: the largest |x| at each layer's projection inputs, against τ. Right: on how many tokens the
     largest feature dimension of the q,v input reaches τ, per layer, coloured by which dimension it is."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 3.1))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.6, 2.9))
     for proj, colour in (("q_proj", "blue"), ("down_proj", "orange")):
         mine = [r for r in rows if r["projection"] == proj]
         ax1.plot(
@@ -28,8 +28,15 @@ def outliers(rows: list[dict], threshold: float):
             label=INPUTS[proj],
         )
     ax1.axhline(threshold, color=PALETTE["grey"], ls="--", lw=1, label=r"$\tau$")
-    ax1.set(yscale="log", xlabel="layer", ylabel=r"largest $|x|$", title="Largest activation per layer")
-    ax1.legend(fontsize=9, loc="upper left")
+    top = max(r["max_abs"] for r in rows) * 30  # a decade and a half over the highest point, for the legend
+    ax1.set(
+        yscale="log",
+        ylim=(None, top),
+        xlabel="layer",
+        ylabel=r"largest $|x|$",
+        title="Largest activation per layer",
+    )
+    ax1.legend(loc="upper left")
     qv = [r for r in rows if r["projection"] == "q_proj"]
     dims = sorted({r["top_dim"] for r in qv if r["outlier_dims"]})
     colours = dict(zip(dims, ("red", "green", "purple", "sky")))
@@ -39,13 +46,16 @@ def outliers(rows: list[dict], threshold: float):
         ax2.bar(r["layer"], share, color=colour, width=0.8)
     ax2.legend(
         handles=[Patch(color=PALETTE[colours[d]], label=f"dimension {d}") for d in dims],
-        fontsize=9,
         loc="upper left",
+        ncols=2,
+        handlelength=1.2,
+        columnspacing=1.0,
     )
     ax2.set(
         xlabel="layer",
         ylabel=r"tokens with $|x| \geq \tau$ (%)",
-        ylim=(0, 105),
+        ylim=(0, 135),  # the legend above 100%, clear of the bars
+        yticks=range(0, 101, 20),
         title="The same dimension, layer after layer",
     )
     return fig
@@ -69,7 +79,7 @@ def recipe(runs: list[dict], full: list[dict], before: dict):
                 label=None if i else label,
             )
     ax1.set(xlabel="optimizer step", ylabel="training loss (nats/token)", title="One line per seed")
-    ax1.legend(fontsize=9)
+    ax1.legend()
     groups = [
         ("before", [before["exact_match"]], "grey"),
         ("q,v LoRA", [r["exact_match"] for r in runs], "blue"),
@@ -116,7 +126,6 @@ def four_bit(table: list[dict]):
                 xytext=(3, 0),
                 textcoords="offset points",
                 va="center",
-                fontsize=9,
             )
     ax.set_yticks(y, [f"{s} ({bits[s]:.2f} bits)" for s in schemes])
     ax.invert_yaxis()
@@ -125,7 +134,7 @@ def four_bit(table: list[dict]):
         title="4-bit formats on the real model's weights",
         xlim=(0, 1.25 * max(r["error"] for r in table)),
     )
-    ax.legend(fontsize=9, loc="lower right")
+    ax.legend(loc="lower right")
     return fig
 
 
@@ -147,7 +156,6 @@ def rates(runs: list[dict], full: list[dict], before: dict):
             (r["heldout_loss"], r["exact_match"]),
             xytext=(6, -10),
             textcoords="offset points",
-            fontsize=9,
             color=PALETTE["blue"],
         )
     ax.plot(
@@ -169,5 +177,5 @@ def rates(runs: list[dict], full: list[dict], before: dict):
         ylabel=f"quotes reproduced (of {n})",
         title="Learning against forgetting",
     )
-    ax.legend(fontsize=9, loc="center right")
+    ax.legend(loc="center right")
     return fig

@@ -65,7 +65,7 @@ def styled(plot_fn):
     return wrapper
 
 
-def label_bars(ax, bars, fmt: str = "{:,.0f}", texts=None, fontsize: float = 8) -> None:
+def label_bars(ax, bars, fmt: str = "{:,.0f}", texts=None, fontsize: float = 10) -> None:
     """Write each bar's height above it, or the matching entry of `texts`."""
     for i, bar in enumerate(bars):
         ax.annotate(

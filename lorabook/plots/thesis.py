@@ -32,25 +32,25 @@ def truncation(match: dict[int, dict], losses: dict[str, dict[int, dict]], n_quo
     ax1.set_ylim(-0.5, n_quotes + 1)
     ax1.set_title("what the cut update still does", loc="left", fontsize=10)
     colours = {"quotes loss": FULL, "held-out loss": PALETTE["black"]}
+    lowest = min(rows[ranks[-1]]["median"] for rows in losses.values())
     for key, rows in losses.items():
         _median_band(ax2, x, [rows[r] for r in ranks], colours[key], key)
         ax2.axhline(base[key], color=colours[key], ls=":", lw=1)
         end = rows[ranks[-1]]["median"]
+        above = end == lowest  # the lowest curve's label above its end, any other's below: between the lines
         ax2.annotate(
             key.replace(" loss", ""),
             (x[-1], end),
-            xytext=(0, 6),
+            xytext=(0, 6 if above else -6),
             textcoords="offset points",
             ha="right",
-            va="bottom",
-            fontsize=9,
+            va="bottom" if above else "top",
             color=colours[key],
         )
     ax2.set(xlabel="rank r kept in every linear ΔW", ylabel="loss (nats/token)", ylim=(0, None))
     ax2.set_title("losses (dotted: before fine-tuning)", loc="left", fontsize=10)
     for ax in (ax1, ax2):
         ax.set_xticks(x, labels=[str(r) for r in ranks])
-        ax.tick_params(axis="x", labelsize=9)
     return fig
 
 
@@ -74,10 +74,9 @@ def parts(losses: dict[str, dict], base: float, full: dict):
         xytext=(-4, 0),
         textcoords="offset points",
         ha="right",
-        fontsize=9,
         color=BASE,
     )
-    ax.annotate("whole update", (full["median"], top), xytext=(4, 0), textcoords="offset points", fontsize=9)
+    ax.annotate("whole update", (full["median"], top), xytext=(4, 0), textcoords="offset points")
     ax.set(xlabel="loss on the quotes (nats/token) with only this part of ΔW", xlim=(0, base * 1.12))
     ax.set_ylim(-0.6, len(names) - 0.1)
     ax.grid(axis="y", visible=False)
@@ -108,5 +107,5 @@ def rate_sweep(sweeps: dict[str, dict[str, dict[float, dict]]], best: dict[str, 
     axes[1].set(ylabel="held-out documentation loss")
     axes[0].set_title("learned ↓", loc="left", fontsize=10)
     axes[1].set_title("forgotten ↑", loc="left", fontsize=10)
-    axes[1].legend(fontsize=9, loc="upper left")
+    axes[1].legend(loc="upper left")
     return fig
