@@ -1,5 +1,5 @@
-"""The figures of "What LoRA learned": labelled, with a colour bar on the heat maps, and legible at the book's
-width (no text under 9 px when the figure is shown 720 px wide)."""
+"""The figures of "What LoRA learned": labelled, with a colour bar on the heat maps, and legible on a laptop
+and on a phone (style.check_legible: no text under 9 px in a 720 px column, nor 6 px in a 342 px one)."""
 
 import matplotlib.figure
 import numpy as np
@@ -8,7 +8,7 @@ import pytest
 from lorabook import delta as D
 from lorabook.plots import learned as P
 from lorabook.plots import thesis as TP
-from lorabook.plots.style import MIN_TEXT_PX, smallest_text_px
+from lorabook.plots.style import check_legible, smallest_text_px
 
 rng = np.random.default_rng(0)
 SPECTRA = {f"{i}.q_proj": np.sort(rng.random(32))[::-1] for i in range(3)}
@@ -52,7 +52,7 @@ def test_figure_is_labelled_and_legible(name):
     assert isinstance(fig, matplotlib.figure.Figure)
     for ax in fig.axes:
         assert ax.get_xlabel() or ax.get_ylabel(), f"{name}: an axis without labels"
-    assert smallest_text_px(fig) >= MIN_TEXT_PX
+    check_legible(fig, name)
 
 
 def test_heat_maps_have_a_colour_bar_from_zero_to_one():
