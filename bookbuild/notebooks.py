@@ -24,7 +24,7 @@ FIGURE = re.compile(
     r"^(?P<fence>`{3,}|:{3,})\{figure\}[ \t]+(?P<path>\S+)[ \t]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
     re.M | re.S,
 )
-FIGURE_DPI = 150  # the diagrams are 8-10 inches wide: sharp at a notebook's width, ~100 kB each
+FIGURE_DPI = 150  # the diagrams are 6.6-7.6 inches wide: sharp at a notebook's width, ~100 kB each
 # MIME types whose data nbformat stores as base64: not text, so not searched for paths.
 BINARY = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
 WIDGET = "application/vnd.jupyter.widget-view+json"
