@@ -28,6 +28,14 @@ def drop_thebe(app, pagename, templatename, context, doctree) -> None:
         context["script_files"] = [s for s in context["script_files"] if not is_thebe(s)]
 
 
+def is_notebook(text: str) -> bool:
+    """Whether a Markdown source is a jupytext notebook: its front matter has a `jupytext:` key (the key
+    need not come first; jupytext writes the chapters' own `bookbuild:` before it)."""
+    if not text.startswith("---\n") or "\n---\n" not in text[3:]:
+        return False
+    return "\njupytext:" in "\n" + text[4 : text.index("\n---\n", 3)]
+
+
 def offer_notebook(app, pagename, templatename, context, doctree) -> None:
     """Write `_sources/<page>.ipynb` for a chapter the book executed, and list it in the download menu."""
     import nbformat
@@ -35,7 +43,7 @@ def offer_notebook(app, pagename, templatename, context, doctree) -> None:
     from . import notebooks
 
     source = Path(app.env.doc2path(pagename))
-    if doctree is None or source.suffix != ".md" or not source.read_text().startswith("---\njupytext:"):
+    if doctree is None or source.suffix != ".md" or not is_notebook(source.read_text()):
         return  # a page of prose (intro, errata, bibliography), not a notebook
     executed = notebooks.executed(source, app.env.mystnb_config.execution_cache_path)
     nb = notebooks.for_reader(executed, source.parent)  # figure paths are the chapter's, from its folder

@@ -127,3 +127,12 @@ def test_the_profiled_region_writes_nothing_to_stderr_but_what_the_profiled_code
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stderr == "the code itself\n"
+
+
+def test_a_chapter_is_a_notebook_whatever_key_its_front_matter_starts_with():
+    from bookbuild.sphinx_ext import is_notebook
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "chapters").glob("*.md")):
+        assert is_notebook(path.read_text()), path.name
+    assert not is_notebook("# Errata\n\nNo front matter.\n")
+    assert not is_notebook("---\ntitle: prose\n---\n\nText with jupytext: in it.\n")
