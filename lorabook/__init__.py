@@ -2,8 +2,8 @@
 
 - `lorabook.rank`: exact and numerical rank; what ΔW = B A costs to store.
 - `lorabook.svd`: truncated SVD and the Eckart–Young–Mirsky theorem.
-- `lorabook.family`: LoRA's family from scratch (rsLoRA, DoRA, PiSSA and QPiSSA, OLoRA, LoRA+, VeRA), each equal
-  to peft's.
+- `lorabook.family`: LoRA's family from scratch (rsLoRA, DoRA, PiSSA and QPiSSA, OLoRA, LoRA+, VeRA),
+  each equal to peft's.
 - `lorabook.plots`: the figure routines of the chapters, in one style.
 - `lorabook.plots.diagrams`: the static diagrams in figures/, drawn by code.
 """

@@ -14,6 +14,7 @@ book's executed notebooks (tests/after_build) checks what a reader sees.
 
 from __future__ import annotations
 
+import functools
 import html
 import numbers
 
@@ -70,30 +71,34 @@ def _is_figure(value) -> bool:
     return type(value).__module__.startswith("matplotlib") and hasattr(value, "get_figwidth")
 
 
-def number(value, digits: int = 3, html_out: bool = True) -> str:
-    """A number as the book prints it in tables and outputs: integers with thousands separators; other
-    numbers to `digits` significant figures without trailing zeros, in positional notation from 0.001 up to
-    a million and as m × 10^e outside it (the exponent as a superscript in HTML). Non-numbers are str().
+def number(value, digits: int = 4, html_out: bool = True, trim: bool = False) -> str:
+    """A number as the book prints it in tables and outputs: integers, and floats that hold an integer, whole
+    with thousands separators; other numbers to `digits` significant figures, trailing zeros kept (a measured
+    1.000 is not an exact 1; `trim` drops them), in positional notation from 0.001 up to a million and as
+    m × 10^e outside it (the exponent as a superscript in HTML). Negative numbers take a true minus sign, and
+    no line breaks inside a number. Non-numbers are str().
 
     >>> number(0.0062500000931322575), number(26.633896), number(4.0), number(3.4028234663852886e38, 3, False)
-    ('0.00625', '26.6', '4', '3.4 × 10^38')
+    ('0.006250', '26.63', '4', '3.40\u00a0×\u00a010^38')
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return str(value)
     value = plain(value)
-    if isinstance(value, numbers.Integral):
-        return f"{value:,}"
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    if isinstance(value, numbers.Integral):
+        return f"{value:,}".replace("-", "−")
+    magnitude = abs(float(f"{value:.{digits - 1}e}"))  # after rounding: 0.999999 is 1.000, not 1.0000
+    keep = _trimmed if trim else str
     if 1e-3 <= magnitude < 1e6:
         decimals = max(0, digits - 1 - int(np.floor(np.log10(magnitude))))
-        return _trimmed(f"{value:,.{decimals}f}")
+        return keep(f"{value:,.{decimals}f}").replace("-", "−")
     mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
     power = str(int(exponent)).replace("-", "−")
-    return f"{_trimmed(mantissa)} × " + (f"10<sup>{power}</sup>" if html_out else f"10^{power}")
+    times = f"{keep(mantissa).replace('-', '−')}\u00a0×\u00a0"
+    return times + (f"10<sup>{power}</sup>" if html_out else f"10^{power}")
 
 
 def _trimmed(text: str) -> str:
@@ -101,7 +106,7 @@ def _trimmed(text: str) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def rounded(value, digits: int = 3):
+def rounded(value, digits: int = 4):
     """`value` (a number, or a tuple, list or dict of them) with each float rounded to `digits` significant
     figures, as a cell's last line shows it: 0.00625, not 0.0062500000931322575; integers and others as
     they are, numpy scalars as Python's."""
@@ -115,7 +120,7 @@ def rounded(value, digits: int = 3):
     return value
 
 
-def styled_table(frame, index: bool | None = None, digits: int = 3, literal_columns=()):
+def styled_table(frame, index: bool | None = None, digits: int = 4, literal_columns=()):
     """A DataFrame as the book shows it: every number through `number`, other cells escaped, the columns in
     `literal_columns` (a model's generated text) through `literal`, and no index column unless it means
     something (index=None keeps a named or non-integer index, and hides pandas' 0, 1, 2, ...)."""
@@ -125,13 +130,14 @@ def styled_table(frame, index: bool | None = None, digits: int = 3, literal_colu
         frame = frame.to_frame()
     if index is None:
         index = not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None
-    styler = frame.style.format(cell).format_index(cell, axis="index").format_index(cell, axis="columns")
+    shown = functools.partial(cell, digits=digits)
+    styler = frame.style.format(shown).format_index(shown, axis="index").format_index(shown, axis="columns")
     if literal_columns:
         styler = styler.format(literal, subset=list(literal_columns))
     return styler if index else styler.hide(axis="index")
 
 
-def cell(value, digits: int = 3) -> str:
+def cell(value, digits: int = 4) -> str:
     """One table cell as HTML: a number through `number`, anything else escaped."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return number(value, digits)
@@ -140,7 +146,7 @@ def cell(value, digits: int = 3) -> str:
 
 def formatted(value) -> str:
     """A glued value as the notebook's values table shows it: `number` to 6 significant figures, as text."""
-    return number(value, 6, html_out=False)
+    return number(value, 6, html_out=False, trim=True)
 
 
 def literal(text: str) -> str:

@@ -342,32 +342,41 @@ def test_generated_text_is_shown_character_for_character():
 @pytest.mark.parametrize(
     "value, text",
     [
-        (0.0062500000931322575, "0.00625"),  # significant figures, not float noise
-        (26.633896, "26.6"),
-        (4.0, "4"),  # no trailing zeros, so 4, 0 and 79.9 read alike in one column
+        (0.0062500000931322575, "0.006250"),  # significant figures, not float noise
+        (26.633896, "26.63"),
+        (0.99981, "0.9998"),  # a measured ratio keeps its digits ...
+        (0.999999, "1.000"),  # ... and its trailing zeros: it is not the exact 1 below
+        (4.0, "4"),  # a float that holds an integer is that integer
+        (1.0, "1"),
         (0.0, "0"),
-        (79.9, "79.9"),
-        (1234.5, "1,234"),
+        (1234.5, "1,234"),  # rounded half to even, to four figures
         (65504, "65,504"),  # integers whole, with separators
-        (3.4028234663852886e38, "3.4 × 10^38"),  # FP32's max finite, not 39 digits
-        (1.1754943508222875e-38, "1.18 × 10^−38"),  # its smallest normal, not 0.000
-        (0.00099, "9.9 × 10^−4"),
-        (-0.25, "-0.25"),
+        (3.4028234663852886e38, "3.403 × 10^38"),  # FP32's max finite, not 39 digits
+        (1.1754943508222875e-38, "1.175 × 10^−38"),  # its smallest normal, not 0.000
+        (0.00099, "9.900 × 10^−4"),
+        (-0.25, "−0.2500"),  # a true minus sign
         (float("nan"), "nan"),
         ("FP32", "FP32"),
         (True, "True"),
     ],
 )
-def test_the_book_prints_every_number_to_three_significant_figures(value, text):
+def test_the_book_prints_every_number_to_four_significant_figures(value, text):
     from lorabook.book import number
 
-    assert number(value, html_out=False) == text
+    assert number(value, html_out=False) == text.replace(" × ", "\u00a0×\u00a0")
+
+
+def test_trimmed_numbers_drop_trailing_zeros_as_the_values_table_shows_them():
+    from lorabook.book import formatted, number
+
+    assert number(4.5, trim=True) == "4.5" and number(4.5) == "4.500"
+    assert formatted(0.0062500000931322575) == "0.00625"
 
 
 def test_the_html_exponent_is_a_superscript():
     from lorabook.book import number
 
-    assert number(1.4e-45) == "1.4 × 10<sup>−45</sup>"
+    assert number(1.4e-45) == "1.400\u00a0×\u00a010<sup>−45</sup>"
 
 
 def test_a_table_formats_every_cell_and_hides_a_meaningless_index():
@@ -376,7 +385,8 @@ def test_a_table_formats_every_cell_and_hides_a_meaningless_index():
     from lorabook.book import styled_table as table
 
     html = table(pd.DataFrame({"a": [0.0062500000931322575, 3.4e38], "b": [4.0, 0.0]})).to_html()
-    assert "0.00625" in html and "3.4 × 10<sup>38</sup>" in html and ">4<" in html and ">0<" in html
+    assert "0.006250" in html and "3.400\u00a0×\u00a010<sup>38</sup>" in html
+    assert ">4<" in html and ">0<" in html
     assert "0.0062500000931322575" not in html
     assert ">0</th>" not in html and ">1</th>" not in html  # pandas' 0, 1 index is hidden
     named = table(pd.DataFrame({"a": [1.5]}, index=pd.Index(["FP16"], name="format"))).to_html()
@@ -390,5 +400,5 @@ def test_a_cells_last_value_is_rounded_to_significant_figures_in_every_container
 
     value = {"a": (np.float64(4.802154258675434e-14), 0.0062500000931322575), "b": [26.633896, 7, "x"]}
     shown = rounded(value)
-    assert shown == {"a": (4.8e-14, 0.00625), "b": [26.6, 7, "x"]}
+    assert shown == {"a": (4.802e-14, 0.00625), "b": [26.63, 7, "x"]}
     assert type(shown["a"][0]) is float  # not np.float64(...) in the output
