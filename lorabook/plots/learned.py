@@ -106,7 +106,8 @@ def similarity(panels: dict[str, np.ndarray], k: int):
             origin="upper",
             extent=(0.5, phi.shape[1] + 0.5, phi.shape[0] + 0.5, 0.5),
         )
-        ax.set(xlabel="j", ylabel="i")
+        ax.set_xlabel("j")
+        ax.set_ylabel("i", rotation=0, labelpad=8)  # upright: a rotated "i" reads as a dash
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.set_title(title, loc="left", fontsize=10)
