@@ -107,5 +107,6 @@ def rate_sweep(sweeps: dict[str, dict[str, dict[float, dict]]], best: dict[str, 
     axes[1].set(ylabel="held-out documentation loss")
     axes[0].set_title("learned ↓", loc="left", fontsize=10)
     axes[1].set_title("forgotten ↑", loc="left", fontsize=10)
-    axes[1].legend(loc="upper left")
+    # one legend above both panels: inside either, a method's line crossed it
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside upper center", ncols=3)
     return fig
