@@ -150,10 +150,11 @@ def formatted(value) -> str:
 
 
 def literal(text: str) -> str:
-    """Generated text as HTML that shows it character for character: escaped, in a <code> element, so that a
-    model's backtick, asterisk or angle bracket is its own and not Markdown or HTML on the page; a newline it
-    generated is a line break, not the two characters \\n."""
-    return "<code>" + html.escape(str(text)).replace("\n", "<br>") + "</code>"
+    """Generated text as HTML that shows it character for character, as a program's output: escaped, in a
+    <pre> element (HTML's element for preformatted output, which keeps the text's own newlines), so that a
+    model's backtick, asterisk or angle bracket is its output and not Markdown, a code span or HTML on the
+    page. lorabook.css sets it inline, in the cell's flow."""
+    return f'<pre class="generated">{html.escape(str(text))}</pre>'
 
 
 def values_table(values: dict) -> dict:

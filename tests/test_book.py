@@ -333,10 +333,11 @@ def test_no_key_filed_as_cited_is_computed():
 
 
 def test_generated_text_is_shown_character_for_character():
-    """A model's completion may hold a backtick or a tag: the page shows it escaped, in a code element."""
+    """A model's completion may hold a backtick, a tag or a newline: the page shows it escaped, as program
+    output in a pre element, with its newline kept."""
     from lorabook.book import literal
 
-    assert literal("beats ` refer <i>&") == "<code>beats ` refer &lt;i&gt;&amp;</code>"
+    assert literal("beats ` refer <i>&\nx") == '<pre class="generated">beats ` refer &lt;i&gt;&amp;\nx</pre>'
 
 
 @pytest.mark.parametrize(
