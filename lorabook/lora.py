@@ -70,14 +70,14 @@ class LoRALinear(nn.Module):
         safe=True the sum is formed first and checked for inf and NaN before W0 changes (peft's safe_merge).
         """
         if self.merged:
-            raise RuntimeError("this LoRALinear is already merged; call unmerge() first")
+            raise RuntimeError(f"this {type(self).__name__} is already merged; call unmerge() first")
         weight = self.base.weight
         if not weight.dtype.is_floating_point:
             raise TypeError(
                 f"merge needs a floating-point base weight, got {weight.dtype}: adding ΔW to quantized codes "
                 "would lose it; dequantize the base first, or keep the adapter unmerged"
             )
-        merged = weight + self.delta_weight().to(weight.dtype)
+        merged = self.merged_weight()
         if safe and not torch.isfinite(merged).all():
             raise ValueError("merging would put inf or NaN into the base weight; the base was left unchanged")
         weight.copy_(merged)
@@ -87,9 +87,20 @@ class LoRALinear(nn.Module):
     def unmerge(self) -> None:
         """W0 ← W0 − ΔW: the inverse of merge(), up to floating-point rounding."""
         if not self.merged:
-            raise RuntimeError("this LoRALinear is not merged; there is nothing to unmerge")
-        self.base.weight -= self.delta_weight().to(self.base.weight.dtype)
+            raise RuntimeError(f"this {type(self).__name__} is not merged; there is nothing to unmerge")
+        self.base.weight.copy_(self.unmerged_weight())
         self.merged = False
+
+    def merged_weight(self) -> torch.Tensor:
+        """W0 + ΔW, in W0's dtype: what merge() writes into the base (a variant that merges otherwise, as
+        DoRA does, overrides this and unmerged_weight, and keeps merge's checks)."""
+        weight = self.base.weight
+        return weight + self.delta_weight().to(weight.dtype)
+
+    def unmerged_weight(self) -> torch.Tensor:
+        """W0, recovered from the merged base: W0 + ΔW − ΔW."""
+        weight = self.base.weight
+        return weight - self.delta_weight().to(weight.dtype)
 
     def extra_repr(self) -> str:
         d_out, d_in = self.base.weight.shape

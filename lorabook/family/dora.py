@@ -70,26 +70,14 @@ class DoRALinear(LoRALinear):
         lora_out = self.scaling * (x_dropped @ self.A.T) @ self.B.T  # s·BAx̃
         return h + (g - 1) * base_out + g * lora_out
 
-    @torch.no_grad()
-    def merge(self, safe: bool = False) -> None:
-        """W₀ ← W'. The gain g is kept: unmerging needs the norm of W₀ + s·BA, which W' no longer holds."""
-        if self.merged:
-            raise RuntimeError("this DoRALinear is already merged; call unmerge() first")
-        weight = self.base.weight
-        if not weight.dtype.is_floating_point:
-            raise TypeError(f"merge needs a floating-point base weight, got {weight.dtype}")
+    def merged_weight(self) -> torch.Tensor:
+        """W' for merge(). The gain g is kept: unmerging needs the norm of W₀ + s·BA, which W' no longer
+        holds."""
         self._merged_gain = self.gain()
-        merged = self.adapted_weight()
-        if safe and not torch.isfinite(merged).all():
-            raise ValueError("merging would put inf or NaN into the base weight; the base was left unchanged")
-        weight.copy_(merged)
-        self.merged = True
+        return self.adapted_weight().to(self.base.weight.dtype)
 
-    @torch.no_grad()
-    def unmerge(self) -> None:
-        """W₀ ← W' / g − s·BA: the inverse of merge(), up to floating-point rounding."""
-        if not self.merged:
-            raise RuntimeError("this DoRALinear is not merged; there is nothing to unmerge")
-        self.base.weight.copy_(self.base.weight / self._merged_gain[:, None] - self.delta_weight())
+    def unmerged_weight(self) -> torch.Tensor:
+        """W₀ = W' / g − s·BA: the inverse of merge(), up to floating-point rounding."""
+        weight = self.base.weight / self._merged_gain[:, None] - self.delta_weight()
         self._merged_gain = None
-        self.merged = False
+        return weight
