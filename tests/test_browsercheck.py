@@ -104,7 +104,7 @@ def test_png_bundle_is_shown_at_the_styles_size_at_twice_the_density():
     bundle, metadata = style.png_bundle(fig)
     plt.close(fig)
     data = base64.b64decode(bundle["image/png"])
-    pixels = int.from_bytes(data[16:20], "big")
+    pixels = style.png_width(data)
     assert metadata["image/png"]["width"] == pixels // style.DENSITY
     shown = 4 * style.RC["savefig.dpi"]  # 4 inches at the style's dpi, give or take the tight bounding box
     assert abs(metadata["image/png"]["width"] - shown) < 0.1 * shown

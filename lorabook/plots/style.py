@@ -97,6 +97,11 @@ DENSITY = 2
 TEXT_KEY = "lorabook:smallest-text-px"
 
 
+def png_width(data: bytes) -> int:
+    """A PNG's width in pixels, from its header (the IHDR chunk's first field, bytes 16-19)."""
+    return int.from_bytes(data[16:20], "big")
+
+
 def smallest_text_pt(fig) -> float:
     """The size, in points, of the figure's smallest visible text (infinite when it has none)."""
     from matplotlib.text import Text
@@ -115,7 +120,7 @@ def png_bundle(fig) -> tuple[dict, dict]:
     text_px = smallest_text_pt(fig) / 72 * dpi
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=dpi, bbox_inches="tight", metadata={TEXT_KEY: f"{text_px:.2f}"})
-    width = int.from_bytes(png.getvalue()[16:20], "big")  # the PNG header's width
+    width = png_width(png.getvalue())
     w, h = fig.get_size_inches()
     encoded = base64.b64encode(png.getvalue()).decode()
     bundle = {"image/png": encoded, "text/plain": f"<Figure {w:g}x{h:g} in>"}
@@ -133,7 +138,7 @@ def smallest_text_px(fig, content_px: int = CONTENT_PX) -> float:
 
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=72, bbox_inches="tight")  # as a notebook saves it, layout included
-    width = int.from_bytes(png.getvalue()[16:20], "big") / 72  # the PNG header's width, in inches
+    width = png_width(png.getvalue()) / 72  # in inches, at 72 dpi
     return smallest_text_pt(fig) / 72 * content_px / width
 
 
