@@ -21,7 +21,6 @@ drift apart: sums in another order round differently, so `versions` records the 
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import hashlib
@@ -30,12 +29,11 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from . import files, standin, truncation
+from . import files, shipping, standin, truncation
 from . import finetune as F
 from .delta import (
     amplification,
@@ -75,18 +73,20 @@ def config(run_id: str, output_dir: str = "outputs/learned") -> F.FinetuneConfig
 
 
 # Flags FinetuneConfig gained after runs were shipped. Off, they change nothing a run does, so they stay out
-# of the key while off: the runs made before them stay current.
+# of the key while off: the runs made before them stay current (the family's switches: F.key_fields).
 ADDED_OFF = ("load_in_4bit",)
+UNKEYED = ("model_name", "output_dir", "save_steps")  # where a run is written, and how often it is saved
 
 
 def run_key(run_id: str) -> str:
-    """Hash of what makes the run: its configuration (where it is written aside) and the stand-in's recipe."""
-    cfg = {
-        k: v
-        for k, v in dataclasses.asdict(config(run_id)).items()
-        if k not in ("model_name", "output_dir", "save_steps") and not (k in ADDED_OFF and not v)
-    }
-    text = json.dumps(cfg, sort_keys=True, default=list) + standin.recipe_key(standin.RECIPE)
+    return config_key(config(run_id))
+
+
+def config_key(cfg: F.FinetuneConfig) -> str:
+    """Hash of what makes a stand-in run: its configuration, less UNKEYED, and the stand-in's recipe."""
+    skip = (*UNKEYED, *(k for k in ADDED_OFF if not getattr(cfg, k)))
+    fields = {k: v for k, v in F.key_fields(cfg).items() if k not in skip}
+    text = json.dumps(fields, sort_keys=True, default=list) + standin.recipe_key(standin.RECIPE)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -204,7 +204,7 @@ def _train(run_id: str, tmp: Path, progress: bool) -> Path:
         "train_seconds": result["train_seconds"],
         "trainable": result["trainable"][0],
         "metrics": metrics,  # measured as it was made (`truncation.measure`), with ΔW's norm
-        "versions": _versions(),
+        "versions": versions(),
     }
     (folder / "run.json").write_text(json.dumps(record, indent=1) + "\n")
     folder.chmod(0o755)
@@ -231,11 +231,12 @@ def measure(model, changed: dict, base, tokenizer, batch, heldout) -> dict:
     return out
 
 
-def _versions() -> dict:
-    from .real_runs import versions  # the libraries' versions, as the real model's runs record them
+def versions() -> dict:
+    """The libraries' versions, Python's, and the CPU's vector width, as a shipped run records them."""
+    from .real_runs import versions as libraries  # as the real model's runs record them
 
     # and the kernels' vector width: sums round by it, so runs made on other CPUs drift apart
-    return {**versions(), "python": sys.version.split()[0], "cpu": torch.backends.cpu.get_cpu_capability()}
+    return {**libraries(), "python": sys.version.split()[0], "cpu": torch.backends.cpu.get_cpu_capability()}
 
 
 # ---------------------------------------------------------------------------- loading them
@@ -330,19 +331,7 @@ def evaluate(run_id: str, base, tokenizer, batch, heldout, path: Path = SHIPPED)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lorabook.learned", description=__doc__.splitlines()[0])
-    parser.add_argument("dest", nargs="?", default=str(SHIPPED), help="the folder of runs (the shipped one)")
-    parser.add_argument("--check", action="store_true", help="list stale runs; exit 1 if there are any")
-    args = parser.parse_args(argv)
-    dest = Path(args.dest)
-    if args.check:
-        missing = stale(dest)
-        print(f"{dest}: " + (f"stale or missing: {', '.join(missing)}" if missing else "current"))
-        return 1 if missing else 0
-    start = time.perf_counter()
-    done = make(dest)
-    print(f"{dest}: trained {len(done)} of {len(RUNS)} runs in {time.perf_counter() - start:.0f} s")
-    return 0
+    return shipping.main(argv, "lorabook.learned", __doc__, SHIPPED, stale, make)
 
 
 if __name__ == "__main__":

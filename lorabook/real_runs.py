@@ -17,7 +17,6 @@ chapter's live run of seed 0 is compared with the shipped one.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from . import files, smollm2
+from . import files, shipping, smollm2
 from . import finetune as F
 from .finetune.scoring import exact_match, heldout_sample, quotes_batch, quotes_loss
 from .seed import SEED
@@ -85,7 +84,7 @@ def versions() -> dict:
 
 def run_key(rid: str) -> str:
     """Hash of what makes the run: its configuration, the model file, the measurements and the versions."""
-    cfg = {k: v for k, v in dataclasses.asdict(config(rid)).items() if k not in ("output_dir",)}
+    cfg = {k: v for k, v in F.key_fields(config(rid)).items() if k not in ("output_dir",)}
     what = dict(cfg=cfg, sha=smollm2.SHA256, prompts=PROMPTS, every=HELDOUT_EVERY, versions=versions())
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
@@ -204,20 +203,7 @@ def stopped(tokenizer, prompt: str, completion: str) -> bool:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lorabook.real_runs", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "dest", nargs="?", default=str(SHIPPED), help="the folder of run files (the shipped one)"
-    )
-    parser.add_argument("--check", action="store_true", help="list the stale runs; exit 1 if any")
-    args = parser.parse_args(argv)
-    if args.check:
-        todo = stale(Path(args.dest))
-        print("stale or missing: " + (", ".join(todo) or "none"))
-        return 1 if todo else 0
-    start = time.perf_counter()
-    made = make(Path(args.dest))
-    print(f"made {len(made)} runs in {time.perf_counter() - start:.0f} s: {', '.join(made) or 'none needed'}")
-    return 0
+    return shipping.main(argv, "lorabook.real_runs", __doc__, SHIPPED, stale, make)
 
 
 if __name__ == "__main__":

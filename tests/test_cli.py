@@ -113,6 +113,12 @@ def test_help_gives_every_option_a_text_and_every_default():
         (["--method", "full", "--r", "4"], "--r is for LoRA"),
         (["--method", "full", "--target-modules", "q_proj"], "--target-modules is for LoRA"),
         (["--save-total-limit", "-1"], "--save-total-limit must be >= 0, got -1"),
+        (["--method", "full", "--dora"], "--dora change LoRA's adapter; --method full has none"),
+        (
+            ["--method", "vera", "--loraplus-ratio", "16"],
+            "--loraplus-ratio change LoRA's adapter; --method vera",
+        ),
+        (["--init", "pissa"], "--init pissa rewrites the base as W₀ − s·BA: add --no-8bit"),
         (
             ["--max-steps", "10", "--warmup-steps", "11"],
             "--warmup-steps must be in 0..10 (the run's steps), got 11",
@@ -138,6 +144,22 @@ def test_an_output_dir_that_cannot_be_made_names_the_flag_and_the_fix(tiny, cach
         last.startswith("error: --output-dir /proc/lorabook-test/o:")
         and "give a folder you can write to" in last
     )
+
+
+def test_the_family_s_flags_set_its_switches_and_only_those():
+    args = C.parser().parse_args(
+        ["--no-8bit", "--rslora", "--dora", "--init", "olora", "--loraplus-ratio", "8"]
+    )
+    cfg = C.config_from(args)
+    assert (cfg.use_rslora, cfg.use_dora, cfg.init_lora_weights, cfg.loraplus_lr_ratio) == (
+        True,
+        True,
+        "olora",
+        8,
+    )
+    plain = C.config_from(C.parser().parse_args([]))
+    assert F.key_fields(plain) == F.key_fields(F.PROFILES["stand-in"])  # no flag: the profile, switches off
+    assert C.config_from(C.parser().parse_args(["--method", "vera"])).method == "vera"
 
 
 def test_the_warm_up_keeps_the_profile_s_share_of_the_run():

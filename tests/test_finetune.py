@@ -120,7 +120,7 @@ def test_full_fine_tuning_refuses_an_8_bit_base(tmp_path):
         F.run(cfg)
     with pytest.raises(ValueError, match="cannot train: got load_in_4bit=True"):
         F.run(dataclasses.replace(cfg, load_in_8bit=False, load_in_4bit=True))
-    with pytest.raises(ValueError, match=r"method must be one of \('lora', 'full'\), got 'qlora'"):
+    with pytest.raises(ValueError, match=r"method must be one of \('lora', 'full', 'vera'\), got 'qlora'"):
         F.run(dataclasses.replace(cfg, method="qlora"))
 
 

@@ -15,6 +15,7 @@ seed's steps), `run` (all of them, resumable), `scoring` (exact match and the ch
 command).
 """
 
+from .adapter import apply_lora, lora_config, lora_model, optimizer  # noqa: F401
 from .cli import main  # noqa: F401  (after the names it uses)
 from .config import (  # noqa: F401
     ALL_LINEAR,
@@ -28,6 +29,7 @@ from .config import (  # noqa: F401
     VARIANTS,
     EnvironmentNotReady,
     FinetuneConfig,
+    key_fields,
     preflight,
     resolve,
 )
@@ -45,14 +47,11 @@ from .scoring import (  # noqa: F401
 from .steps import (  # noqa: F401
     NF4_CONFIG,
     CastOutputToFloat,
-    apply_lora,
     check_output_dir,
     generate,
     load_base,
     load_quotes,
     load_tokenizer,
-    lora_config,
-    lora_model,
     prepare,
     prepare_manually,
     reload,

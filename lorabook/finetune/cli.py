@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import METHODS, PROFILES, EnvironmentNotReady, Interrupted, warmup_for
+from .config import INITS, METHODS, PROFILES, EnvironmentNotReady, Interrupted, warmup_for
 from .run import run
 from .steps import KEEP_CHECKPOINTS
 
@@ -65,7 +65,23 @@ def parser() -> OneLineParser:
     add("--target-modules", nargs="+", help="module names to adapt (default: q_proj v_proj, the seed's)")
     add("--no-8bit", action="store_true", help="load the base in full precision (default: 8-bit, LLM.int8())")
     add("--nf4", action="store_true", help="load the base in 4-bit NF4 (QLoRA) instead of 8-bit")
-    add("--method", choices=METHODS, default="lora", help="lora, or full: train every weight (default: lora)")
+    add(
+        "--method",
+        choices=METHODS,
+        default="lora",
+        help="lora; full: train every weight; vera: VeRA's shared projections, --r its rank (default: lora)",
+    )
+    family = p.add_argument_group("LoRA's family (chapter \"LoRA's family\"; all off by default)")
+    family.add_argument(
+        "--rslora", action="store_true", help="rsLoRA: scale B·A by alpha/sqrt(r), not alpha/r"
+    )
+    family.add_argument("--dora", action="store_true", help="DoRA: train a magnitude per output unit as well")
+    family.add_argument(
+        "--init", choices=[i for i in INITS if i is not True], help="start A, B from W₀ (needs --no-8bit)"
+    )
+    family.add_argument(
+        "--loraplus-ratio", type=float, help="LoRA+: B's learning rate this many times A's (e.g. 16)"
+    )
     add("--resume", action="store_true", help="continue from the newest complete checkpoint in --output-dir")
     add("--overwrite", action="store_true", help="delete --output-dir first and start again")
     return p
@@ -77,6 +93,12 @@ CONTRADICTIONS = [
     ("nf4", "no_8bit", "--nf4 loads a 4-bit base, --no-8bit a full-precision one; choose one"),
 ]
 FULL_ONLY_LORA = ("nf4", "r", "target_modules")  # meaningless or impossible when every weight trains
+FAMILY_FLAGS = {
+    "--rslora": "rslora",
+    "--dora": "dora",
+    "--init": "init",
+    "--loraplus-ratio": "loraplus_ratio",
+}
 
 
 def refuse_contradictions(p: OneLineParser, args) -> None:
@@ -88,6 +110,11 @@ def refuse_contradictions(p: OneLineParser, args) -> None:
             if getattr(args, name):
                 flag = "--" + name.replace("_", "-")
                 p.error(f"{flag} is for LoRA; --method full trains every weight of a full-precision base")
+    switched = [f for f, on in FAMILY_FLAGS.items() if getattr(args, on)]
+    if switched and args.method != "lora":
+        p.error(f"{', '.join(switched)} change LoRA's adapter; --method {args.method} has none")
+    if args.init and not args.no_8bit:
+        p.error(f"--init {args.init} rewrites the base as W₀ − s·BA: add --no-8bit (a full-precision base)")
     if args.save_total_limit < 0:
         p.error(f"--save-total-limit must be >= 0, got {args.save_total_limit}")
     steps = args.max_steps if args.max_steps is not None else PROFILES[args.profile].max_steps
@@ -111,6 +138,10 @@ def config_from(args):
             "save_steps": args.save_steps,
             "r": args.r,
             "target_modules": tuple(args.target_modules) if args.target_modules else None,
+            "use_rslora": args.rslora or None,
+            "use_dora": args.dora or None,
+            "init_lora_weights": args.init,
+            "loraplus_lr_ratio": args.loraplus_ratio,
         }.items()
         if v is not None
     }

@@ -35,6 +35,10 @@ class FinetuneConfig:
     lora_dropout: float = SEED.lora_dropout
     bias: str = SEED.bias
     use_rslora: bool = False  # scale by alpha / sqrt(r) (rsLoRA, Kalajdzievski 2023) instead of alpha / r
+    # LoRA's family (lorabook.family): one peft switch each, all off in the seed's recipe (VeRA: method)
+    use_dora: bool = False  # DoRA: a trained magnitude times the direction of W₀ + s·BA (Liu et al. 2024)
+    init_lora_weights: bool | str = True  # True: A random, B = 0; "pissa", "olora": from W₀'s SVD, QR
+    loraplus_lr_ratio: float = 0.0  # LoRA+: B's learning rate this many times A's (0: one rate, as LoRA)
     # Trainer (the seed's TrainingArguments)
     per_device_train_batch_size: int = SEED.per_device_train_batch_size
     gradient_accumulation_steps: int = SEED.gradient_accumulation_steps
@@ -76,9 +80,40 @@ class FinetuneConfig:
             got = "load_in_8bit=True" if self.load_in_8bit else "load_in_4bit=True"
             msg = f"method='full' trains every weight, and int8 or 4-bit weights cannot train: got {got}"
             raise ValueError(msg)
+        self._validate_family()
+
+    def _validate_family(self) -> None:
+        if self.init_lora_weights not in INITS:
+            raise ValueError(f"init_lora_weights must be one of {INITS}, got {self.init_lora_weights!r}")
+        if not (self.loraplus_lr_ratio == 0 or self.loraplus_lr_ratio >= 1):
+            raise ValueError(f"loraplus_lr_ratio must be 0 (off) or at least 1, got {self.loraplus_lr_ratio}")
+        switched = [k for k, off in FAMILY_OFF.items() if getattr(self, k) != off]
+        if switched and self.method != "lora":
+            msg = f"{', '.join(switched)} change LoRA's adapter: method must be 'lora', got {self.method!r}"
+            raise ValueError(msg)
+        if self.init_lora_weights is not True and (self.load_in_8bit or self.load_in_4bit):
+            raise ValueError(
+                f"init_lora_weights={self.init_lora_weights!r} rewrites the base as W₀ − s·BA, which the book"
+                " does on a full-precision base only: set load_in_8bit=False and load_in_4bit=False"
+                " (lorabook.family.qpissa_errors shows what quantizing the residual does)"
+            )
 
 
-METHODS = ("lora", "full")
+METHODS = ("lora", "full", "vera")  # vera: VeRA's shared frozen projections and trained vectors, rank r
+INITS = (True, "pissa", "olora")
+# The family's switches and the value that leaves LoRA as it was. They came after runs were shipped, so a
+# run's key leaves them out at that value (`key_fields`) and those runs stay current.
+FAMILY_OFF = {"use_dora": False, "init_lora_weights": True, "loraplus_lr_ratio": 0.0}
+
+
+def key_fields(cfg: FinetuneConfig) -> dict:
+    """The configuration as a shipped run's key hashes it: every field, less the family's switches if off."""
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if not (k in FAMILY_OFF and _is_off(k, v))}
+
+
+def _is_off(field: str, value) -> bool:
+    off = FAMILY_OFF[field]
+    return type(value) is type(off) and value == off  # init_lora_weights=1 is not True
 
 
 STANDIN_LR = 7e-3  # at 2e-2 the q,v LoRA run diverges; 7e-3 gives 17–19 of 19 quotes over seeds 0–3 and 42

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import files
 from ..lora import count_parameters
+from .adapter import lora_model
 from .config import FinetuneConfig, preflight, resolve
 from .steps import (
     KEEP_CHECKPOINTS,
@@ -18,7 +19,6 @@ from .steps import (
     load_base,
     load_quotes,
     load_tokenizer,
-    lora_model,
     resume_point,
     save_adapter,
     saved_dir,

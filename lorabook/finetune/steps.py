@@ -96,45 +96,6 @@ def prepare(model, cfg: FinetuneConfig, reentrant: bool = True):
     return model
 
 
-# ---------------------------------------------------------------------------- 3–4. LoRA, and the count
-
-
-def lora_config(cfg: FinetuneConfig):
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=cfg.r,
-        lora_alpha=cfg.lora_alpha,
-        target_modules=list(cfg.target_modules),
-        lora_dropout=cfg.lora_dropout,
-        bias=cfg.bias,
-        use_rslora=cfg.use_rslora,
-        task_type="CAUSAL_LM",
-    )
-
-
-def apply_lora(model, cfg: FinetuneConfig):
-    """get_peft_model, after checking that every target module names a layer of this model."""
-    from peft import get_peft_model
-
-    from ..lora import matches
-
-    names = [n for n, _ in model.named_modules()]
-    missing = [t for t in cfg.target_modules if not any(matches(n, [t]) for n in names)]
-    if missing:
-        leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if not list(m.children())})
-        raise ValueError(
-            f"target_modules {missing} match no module of {cfg.model_name}; its layers include {leaves}"
-        )
-    return get_peft_model(model, lora_config(cfg))
-
-
-def lora_model(base, cfg: FinetuneConfig, reentrant: bool = True):
-    """Steps 2–3 on a loaded base: prepared for k-bit training, then LoRA. The one builder of the book's LoRA
-    models: the fine-tune, the memory measurement (lorabook.profiling) and the GPU check use it."""
-    return apply_lora(prepare(base, cfg, reentrant), cfg)
-
-
 # ---------------------------------------------------------------------------- 5. the quotes
 
 
@@ -233,11 +194,14 @@ def train(model, tokenizer, data, cfg: FinetuneConfig, resume=False, progress=Tr
     """
     from transformers import DataCollatorForLanguageModeling, PrinterCallback, ProgressCallback, Trainer
 
+    from .adapter import optimizer  # LoRA+'s, where the run asks for it
+
     trainer = Trainer(
         model=model,
         args=training_arguments(cfg, progress, keep),
         train_dataset=data,
         data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),  # labels = inputs, pads = -100
+        optimizers=(optimizer(model, cfg), None),  # None: the Trainer's own (AdamW, and its schedule)
     )
     trainer.remove_callback(PrinterCallback)  # both print each log as a Python dict of quoted numbers
     trainer.remove_callback(ProgressCallback)
