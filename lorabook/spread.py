@@ -33,3 +33,11 @@ def in_words(spread: dict, fmt: str = "{:.0f}") -> str:
     agree."""
     median, low, high = (fmt.format(spread[k]) for k in ("median", "min", "max"))
     return f"{median} at every seed" if low == high else f"{median} ({low} to {high})"
+
+
+def listed(names) -> str:
+    """Names as prose: "A", "A and B", "A, B and C"; "none" for no name."""
+    names = list(names)
+    if not names:
+        return "none"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,226 @@
+"""LoRA's family on one task (lorabook.family.runs) and in the fine-tune's pipeline: the switches, the shipped
+runs (current, made by today's code), the timing, what the chapter reads from them, and the property each of
+the chapter's sentences states."""
+
+import dataclasses
+import statistics
+
+import numpy as np
+import pytest
+
+from lorabook import family, standin
+from lorabook import finetune as F
+from lorabook.family import against_peft as AP
+from lorabook.family import runs as FR
+from lorabook.spread import listed, spread
+
+# ---------------------------------------------------------------------------- the switches in FinetuneConfig
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(use_dora=True, method="full", load_in_8bit=False), "method must be 'lora'"),
+        (dict(loraplus_lr_ratio=16.0, method="vera"), "loraplus_lr_ratio change LoRA's adapter"),
+        (dict(init_lora_weights="gaussian"), "init_lora_weights must be one of"),
+        (dict(loraplus_lr_ratio=0.5), "loraplus_lr_ratio must be 0 (off) or at least 1, got 0.5"),
+        (dict(init_lora_weights="pissa", load_in_8bit=True), "full-precision base only"),
+    ],
+)
+def test_contradictory_family_switches_are_refused_by_name(changes, message):
+    cfg = dataclasses.replace(F.PROFILES["stand-in"], **changes)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        cfg.validate()
+
+
+def test_a_key_leaves_out_the_family_switches_only_while_they_are_off():
+    cfg = F.PROFILES["stand-in"]
+    assert not set(F.key_fields(cfg)) & {"use_dora", "init_lora_weights", "loraplus_lr_ratio"}
+    on = F.key_fields(
+        dataclasses.replace(cfg, use_dora=True, init_lora_weights="olora", loraplus_lr_ratio=2.0)
+    )
+    assert (on["use_dora"], on["init_lora_weights"], on["loraplus_lr_ratio"]) == (True, "olora", 2.0)
+    assert "init_lora_weights" in F.key_fields(dataclasses.replace(cfg, init_lora_weights=1))  # 1 is not True
+
+
+def test_the_pipeline_builds_peft_s_config_for_each_switch():
+    from peft import LoraConfig, VeraConfig
+
+    for variant, (_, changes) in FR.VARIANTS.items():
+        made = F.lora_config(FR.config(variant, 0))
+        if variant == "vera":
+            assert isinstance(made, VeraConfig) and made.r == FR.VERA_R and made.projection_prng_key == 0
+            continue
+        assert isinstance(made, LoraConfig)
+        for field, value in changes.items():
+            if hasattr(made, field):
+                assert getattr(made, field) == value
+
+
+def test_loraplus_in_the_pipeline_gives_b_lambda_times_a_s_rate():
+    cfg = F.resolve(FR.config("loraplus", 42), progress=False)
+    model = F.trainable_model(cfg)
+    rates = family.learning_rates(F.optimizer(model, cfg))
+    by_name = {n: rates[id(p)][0] for n, p in model.named_parameters() if p.requires_grad}
+    assert {r for n, r in by_name.items() if "lora_A" in n} == {cfg.learning_rate}
+    assert {r for n, r in by_name.items() if "lora_B" in n} == {cfg.learning_rate * FR.LORAPLUS_RATIO}
+    assert F.optimizer(model, FR.config("lora", 42)) is None  # the Trainer's own AdamW at one rate
+
+
+def test_run_configs_change_one_switch_of_the_learned_chapter_s_run():
+    lora = FR.config("lora", 42)
+    for variant in FR.VARIANTS:
+        changed = {k for k, v in dataclasses.asdict(FR.config(variant, 42)).items() if getattr(lora, k) != v}
+        assert changed == set(FR.VARIANTS[variant][1])
+    with pytest.raises(ValueError, match="variant must be one of"):
+        FR.config("lora-xs", 42)
+    with pytest.raises(ValueError, match=r"seed must be one of \(42, 0, 1\), got 7"):
+        FR.config("dora", 7)
+
+
+# ---------------------------------------------------------------------------- the shipped runs
+
+
+def test_every_shipped_family_run_and_the_timing_are_current():
+    assert FR.stale() == [], "run `make family`: these were made from another configuration"
+
+
+@pytest.mark.parametrize("variant", FR.TRAINED)
+def test_todays_code_redoes_the_first_steps_of_each_shipped_run(variant, tmp_path):
+    cfg = dataclasses.replace(FR.config(variant, 42, output_dir=str(tmp_path)), max_steps=3, save_steps=3)
+    _, _, result = F.run(cfg, overwrite=True, progress=False)
+    losses = [h["loss"] for h in result["log_history"] if "loss" in h]
+    # within warm-up the schedule does not depend on max_steps, so these are the shipped run's first steps
+    np.testing.assert_allclose(losses, FR.record(variant, 42)["losses"][:3], rtol=1e-4)
+    assert result["trainable"][0] == FR.record(variant, 42)["trainable"]
+
+
+def test_summary_is_the_spread_of_the_records():
+    summary = FR.summary()
+    for variant in FR.VARIANTS:
+        records = [FR.record(variant, s) for s in FR.SEEDS]
+        assert summary[variant]["exact match"] == spread(r["metrics"]["exact match"] for r in records)
+        assert summary[variant]["final loss"]["max"] == max(r["losses"][-1] for r in records)
+        assert summary[variant]["trainable"] == records[0]["trainable"]
+    assert summary["lora"]["step time"] == spread([1.0] * FR.ROUNDS)
+
+
+def test_trainable_counts_are_the_variants_formulas():
+    """LoRA: r(d + k) per matrix; DoRA adds m, d per matrix; VeRA trains λ_d and λ_b, r + d per matrix."""
+    summary, model = FR.summary(), standin.load()[0]
+    shapes = [m.weight.shape for n, m in model.named_modules() if n.endswith(("q_proj", "v_proj"))]
+    r = FR.config("lora", 42).r
+    assert summary["lora"]["trainable"] == sum(r * (d + k) for d, k in shapes)
+    assert summary["dora"]["trainable"] - summary["lora"]["trainable"] == sum(d for d, _ in shapes)
+    assert summary["vera"]["trainable"] == sum(d + FR.VERA_R for d, _ in shapes)
+    for same in ("rslora", "pissa", "olora", "loraplus"):
+        assert summary[same]["trainable"] == summary["lora"]["trainable"]
+
+
+# ---------------------------------------------------------------------------- reading runs against each other
+
+
+def test_against_sorts_by_disjoint_ranges_only():
+    rows = {
+        "lora": {"label": "LoRA", "m": spread([10, 12])},
+        "a": {"label": "A", "m": spread([13, 14])},
+        "b": {"label": "B", "m": spread([12, 15])},  # touches LoRA's max: not apart
+        "c": {"label": "C", "m": spread([2, 9.5])},
+    }
+    assert FR.against(rows, "m") == {"above": ["A"], "below": ["C"], "noise": ["B"]}
+
+
+def test_ratios_are_taken_within_each_round():
+    timing = {"seconds": {"lora": [1.0, 2.0, 4.0], "dora": [1.5, 2.0, 2.0]}}
+    assert FR.ratios(timing, "dora") == spread([1.5, 1.0, 0.5])
+
+
+def test_step_times_interleave_every_variant_in_turning_order(monkeypatch):
+    calls = []
+    monkeypatch.setattr(FR, "_stepper", lambda v: lambda batch: calls.append(v))
+    out = FR.step_times(rounds=4, variants=("lora", "dora", "vera"))
+    rounds = [calls[i : i + 3] for i in range(0, len(calls), 3)]
+    assert len(rounds) == FR.WARMUP + 4 and all(sorted(r) == ["dora", "lora", "vera"] for r in rounds)
+    assert len({r[0] for r in rounds}) == 3  # each variant goes first in some round
+    assert {v: len(s) for v, s in out["seconds"].items()} == {"lora": 4, "dora": 4, "vera": 4}
+
+
+def test_listed_reads_as_prose():
+    assert [listed([]), listed(["A"]), listed(["A", "B"]), listed(["A", "B", "C"])] == [
+        "none",
+        "A",
+        "A and B",
+        "A, B and C",
+    ]
+
+
+# ------------------------------------------------------------------------ against peft, where the book trains
+
+
+@pytest.fixture(scope="module")
+def q_proj():
+    return standin.load()[0].get_submodule("model.decoder.layers.0.self_attn.q_proj")
+
+
+@pytest.mark.parametrize("variant", AP.VARIANTS)
+def test_each_variant_equals_peft_on_a_stand_in_weight(variant, q_proj):
+    found = AP.differences(variant, q_proj)
+    assert found and max(found.values()) <= 1e-5, found
+    if variant not in ("loraplus",):
+        assert set(found) == {"start", "base", "output", "gradients"}
+
+
+def test_a_wrong_scale_or_a_norm_with_a_graph_shows_as_a_difference(q_proj, monkeypatch):
+    """The comparison can fail: rsLoRA with LoRA's α/r, and DoRA whose norm is not detached, both differ."""
+    monkeypatch.setattr(family.rslora, "rslora_scaling", family.lora_scaling)
+    assert AP.differences("rslora", q_proj)["output"] > 1e-3
+    monkeypatch.undo()
+    monkeypatch.setattr(
+        family.DoRALinear, "norm", lambda self: family.row_norms(self.base.weight + self.delta_weight())
+    )
+    assert AP.differences("dora", q_proj)["gradients"] > 1e-6
+    with pytest.raises(ValueError, match="variant must be one of"):
+        AP.differences("qlora", q_proj)
+
+
+# ------------------------------------------------------------------------ what the chapter's sentences state
+
+
+def test_a_dora_step_takes_longer_than_a_lora_step_in_every_round():
+    """ "DoRA costs time": it computes ‖W₀ + sBA‖ row by row in every forward pass."""
+    assert FR.ratios(FR.timing(), "dora")["min"] > 1
+
+
+def test_no_variant_reproduces_more_quotes_than_lora_at_every_seed():
+    """ "Start with LoRA": with the seed's recipe and one switch flipped, none is above LoRA's range."""
+    assert FR.against(FR.summary(), "exact match")["above"] == []
+
+
+def test_vera_learns_fewer_quotes_than_lora_at_every_seed():
+    assert "VeRA" in FR.against(FR.summary(), "exact match")["below"]
+
+
+def test_qpissa_quantizes_the_stand_in_s_weights_with_less_error_than_qlora():
+    model = standin.load()[0]
+    cfg = FR.config("lora", 42)
+    s = family.lora_scaling(cfg.lora_alpha, cfg.r)
+    shares = [
+        (e := family.qpissa_errors(m.weight, cfg.r, s)).residual / e.base
+        for n, m in model.named_modules()
+        if n.endswith(("q_proj", "v_proj"))
+    ]
+    assert max(shares) < 1 and statistics.median(shares) < 1
+
+
+def test_pissa_ends_with_a_lower_training_loss_than_lora_at_every_seed_and_forgets_more():
+    summary = FR.summary()
+    assert "PiSSA" in FR.against(summary, "final loss")["below"]
+    assert "PiSSA" in FR.against(summary, "held-out loss")["above"]
+
+
+def test_at_lora_s_rate_loraplus_and_rslora_learn_fewer_quotes_and_vera_forgets_less():
+    """LoRA+ multiplies B's rate by λ, rsLoRA the update by √r: on LoRA's tuned rate both overshoot; VeRA's
+    vectors barely move from their start, so it forgets less than LoRA at every seed."""
+    summary = FR.summary()
+    assert {"LoRA+", "rsLoRA", "DoRA"} <= set(FR.against(summary, "exact match")["below"])
+    assert "VeRA" in FR.against(summary, "held-out loss")["below"]
