@@ -83,8 +83,12 @@ def versions() -> dict:
 
 
 def run_key(rid: str) -> str:
-    """Hash of what makes the run: its configuration, the model file, the measurements and the versions."""
-    cfg = {k: v for k, v in F.key_fields(config(rid)).items() if k not in ("output_dir",)}
+    return config_key(config(rid))
+
+
+def config_key(cfg: F.FinetuneConfig) -> str:
+    """Hash of what makes a run: its configuration, the model file, the measurements and the versions."""
+    cfg = {k: v for k, v in F.key_fields(cfg).items() if k not in ("output_dir",)}
     what = dict(cfg=cfg, sha=smollm2.SHA256, prompts=PROMPTS, every=HELDOUT_EVERY, versions=versions())
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
@@ -96,9 +100,6 @@ def evaluate(model, tokenizer) -> dict:
     """What the chapter compares before and after: exact match, completions, quotes and held-out loss."""
     quotes = F.load_quotes(F.PROFILES["smollm2"])["quote"]
     _, rows = exact_match(model, tokenizer, quotes)
-    heldout = heldout_sample(tokenizer, HELDOUT_EVERY)
-    with torch.no_grad():
-        heldout_loss = model(input_ids=heldout, labels=heldout).loss.item()
     return {
         "exact_match": sum(r["match"] for r in rows),
         "rows": rows,
@@ -106,8 +107,15 @@ def evaluate(model, tokenizer) -> dict:
             p: F.generate(model, tokenizer, p, F.PROFILES["smollm2"].max_new_tokens) for p in PROMPTS
         },
         "quotes_loss": quotes_loss(model, quotes_batch(tokenizer)),
-        "heldout_loss": heldout_loss,
+        "heldout_loss": heldout_loss(model, tokenizer),
     }
+
+
+@torch.no_grad()
+def heldout_loss(model, tokenizer) -> float:
+    """Mean loss on text the model was not tuned on: every HELDOUT_EVERY-th window of Python's docs."""
+    heldout = heldout_sample(tokenizer, HELDOUT_EVERY)
+    return model(input_ids=heldout, labels=heldout).loss.item()
 
 
 def make_run(rid: str, output_dir: str | None = None) -> dict:

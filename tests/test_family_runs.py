@@ -7,10 +7,12 @@ import statistics
 
 import numpy as np
 import pytest
+import torch
 
-from lorabook import family, standin
+from lorabook import family, smollm2, standin
 from lorabook import finetune as F
 from lorabook.family import against_peft as AP
+from lorabook.family import compare as FC
 from lorabook.family import runs as FR
 from lorabook.spread import listed, spread
 
@@ -74,8 +76,17 @@ def test_run_configs_change_one_switch_of_the_learned_chapter_s_run():
         assert changed == set(FR.VARIANTS[variant][1])
     with pytest.raises(ValueError, match="variant must be one of"):
         FR.config("lora-xs", 42)
-    with pytest.raises(ValueError, match=r"seed must be one of \(42, 0, 1\), got 7"):
+    with pytest.raises(ValueError, match=r"seed must be one of \(42, 0, 1\) for stand-in, got 7"):
         FR.config("dora", 7)
+    with pytest.raises(ValueError, match=r"model must be one of \('stand-in', 'smollm2'\), got 'opt'"):
+        FR.config("dora", 0, "opt")
+    real = FR.config("pissa", 2, "smollm2")
+    assert (real.profile, real.load_in_8bit, real.init_lora_weights, real.seed) == (
+        "smollm2",
+        False,
+        "pissa",
+        2,
+    )
 
 
 # ---------------------------------------------------------------------------- the shipped runs
@@ -85,31 +96,44 @@ def test_every_shipped_family_run_and_the_timing_are_current():
     assert FR.stale() == [], "run `make family`: these were made from another configuration"
 
 
-@pytest.mark.parametrize("variant", FR.TRAINED)
-def test_todays_code_redoes_the_first_steps_of_each_shipped_run(variant, tmp_path):
-    cfg = dataclasses.replace(FR.config(variant, 42, output_dir=str(tmp_path)), max_steps=3, save_steps=3)
-    _, _, result = F.run(cfg, overwrite=True, progress=False)
+REDONE = [("stand-in", v) for v in FR.TRAINED] + [("smollm2", v) for v in ("lora", "pissa", "vera")]
+
+
+@pytest.mark.parametrize("model, variant", REDONE)
+def test_todays_code_redoes_the_first_steps_of_each_shipped_run(model, variant, tmp_path):
+    seed = FR.SEEDS[model][0]
+    cfg = dataclasses.replace(FR.config(variant, seed, model, str(tmp_path)), max_steps=3, save_steps=3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # as the runs were made: sums in parallel depend on the thread count
+    try:
+        _, _, result = F.run(cfg, overwrite=True, progress=False)
+    finally:
+        torch.set_num_threads(threads)
     losses = [h["loss"] for h in result["log_history"] if "loss" in h]
     # within warm-up the schedule does not depend on max_steps, so these are the shipped run's first steps
-    np.testing.assert_allclose(losses, FR.record(variant, 42)["losses"][:3], rtol=1e-4)
-    assert result["trainable"][0] == FR.record(variant, 42)["trainable"]
+    np.testing.assert_allclose(losses, FR.record(variant, seed, model)["losses"][:3], rtol=1e-4)
+    assert result["trainable"][0] == FR.record(variant, seed, model)["trainable"]
 
 
-def test_summary_is_the_spread_of_the_records():
-    summary = FR.summary()
+@pytest.mark.parametrize("model", FR.MODELS)
+def test_summary_is_the_spread_of_the_records(model):
+    summary = FC.summary(model)
     for variant in FR.VARIANTS:
-        records = [FR.record(variant, s) for s in FR.SEEDS]
+        records = [FR.record(variant, s, model) for s in FR.SEEDS[model]]
         assert summary[variant]["exact match"] == spread(r["metrics"]["exact match"] for r in records)
         assert summary[variant]["final loss"]["max"] == max(r["losses"][-1] for r in records)
         assert summary[variant]["trainable"] == records[0]["trainable"]
-    assert summary["lora"]["step time"] == spread([1.0] * FR.ROUNDS)
+    if model == "stand-in":
+        assert summary["lora"]["step time"] == spread([1.0] * FC.ROUNDS)
 
 
-def test_trainable_counts_are_the_variants_formulas():
+@pytest.mark.parametrize("model", FR.MODELS)
+def test_trainable_counts_are_the_variants_formulas(model):
     """LoRA: r(d + k) per matrix; DoRA adds m, d per matrix; VeRA trains λ_d and λ_b, r + d per matrix."""
-    summary, model = FR.summary(), standin.load()[0]
-    shapes = [m.weight.shape for n, m in model.named_modules() if n.endswith(("q_proj", "v_proj"))]
-    r = FR.config("lora", 42).r
+    summary = FC.summary(model)
+    net = standin.load()[0] if model == "stand-in" else smollm2.load("fp32")
+    shapes = [m.weight.shape for n, m in net.named_modules() if n.endswith(("q_proj", "v_proj"))]
+    r = FR.config("lora", FR.SEEDS[model][0], model).r
     assert summary["lora"]["trainable"] == sum(r * (d + k) for d, k in shapes)
     assert summary["dora"]["trainable"] - summary["lora"]["trainable"] == sum(d for d, _ in shapes)
     assert summary["vera"]["trainable"] == sum(d + FR.VERA_R for d, _ in shapes)
@@ -127,20 +151,20 @@ def test_against_sorts_by_disjoint_ranges_only():
         "b": {"label": "B", "m": spread([12, 15])},  # touches LoRA's max: not apart
         "c": {"label": "C", "m": spread([2, 9.5])},
     }
-    assert FR.against(rows, "m") == {"above": ["A"], "below": ["C"], "noise": ["B"]}
+    assert FC.against(rows, "m") == {"above": ["A"], "below": ["C"], "noise": ["B"]}
 
 
 def test_ratios_are_taken_within_each_round():
     timing = {"seconds": {"lora": [1.0, 2.0, 4.0], "dora": [1.5, 2.0, 2.0]}}
-    assert FR.ratios(timing, "dora") == spread([1.5, 1.0, 0.5])
+    assert FC.ratios(timing, "dora") == spread([1.5, 1.0, 0.5])
 
 
 def test_step_times_interleave_every_variant_in_turning_order(monkeypatch):
     calls = []
-    monkeypatch.setattr(FR, "_stepper", lambda v: lambda batch: calls.append(v))
-    out = FR.step_times(rounds=4, variants=("lora", "dora", "vera"))
+    monkeypatch.setattr(FC, "_stepper", lambda v: lambda batch: calls.append(v))
+    out = FC.step_times(rounds=4, variants=("lora", "dora", "vera"))
     rounds = [calls[i : i + 3] for i in range(0, len(calls), 3)]
-    assert len(rounds) == FR.WARMUP + 4 and all(sorted(r) == ["dora", "lora", "vera"] for r in rounds)
+    assert len(rounds) == FC.WARMUP + 4 and all(sorted(r) == ["dora", "lora", "vera"] for r in rounds)
     assert len({r[0] for r in rounds}) == 3  # each variant goes first in some round
     assert {v: len(s) for v, s in out["seconds"].items()} == {"lora": 4, "dora": 4, "vera": 4}
 
@@ -188,16 +212,34 @@ def test_a_wrong_scale_or_a_norm_with_a_graph_shows_as_a_difference(q_proj, monk
 
 def test_a_dora_step_takes_longer_than_a_lora_step_in_every_round():
     """ "DoRA costs time": it computes ‖W₀ + sBA‖ row by row in every forward pass."""
-    assert FR.ratios(FR.timing(), "dora")["min"] > 1
+    assert FC.ratios(FC.timing(), "dora")["min"] > 1
 
 
-def test_no_variant_reproduces_more_quotes_than_lora_at_every_seed():
-    """ "Start with LoRA": with the seed's recipe and one switch flipped, none is above LoRA's range."""
-    assert FR.against(FR.summary(), "exact match")["above"] == []
+@pytest.mark.parametrize("model", FR.MODELS)
+def test_no_variant_reproduces_more_quotes_than_lora_at_every_seed(model):
+    """ "Start with LoRA": with one switch flipped, none is above LoRA's range, on either model."""
+    assert FC.against(FC.summary(model), "exact match")["above"] == []
 
 
-def test_vera_learns_fewer_quotes_than_lora_at_every_seed():
-    assert "VeRA" in FR.against(FR.summary(), "exact match")["below"]
+@pytest.mark.parametrize("model", FR.MODELS)
+def test_vera_learns_fewer_quotes_and_forgets_less_than_lora_at_every_seed(model):
+    summary = FC.summary(model)
+    assert "VeRA" in FC.against(summary, "exact match")["below"]
+    assert FC.against(summary, "held-out loss")["below"] == ["VeRA"]
+
+
+@pytest.mark.parametrize("model", FR.MODELS)
+def test_rslora_pissa_olora_and_loraplus_forget_more_than_lora_and_dora_as_much(model):
+    """ "Most switches cost forgetting": a higher held-out loss than LoRA's at every seed, on both models."""
+    held_out = FC.against(FC.summary(model), "held-out loss")
+    assert set(held_out["above"]) == {"rsLoRA", "PiSSA", "OLoRA", "LoRA+"} and held_out["noise"] == ["DoRA"]
+
+
+def test_on_smollm2_dora_and_pissa_stay_inside_lora_s_range():
+    summary = FC.summary("smollm2")
+    for metric in ("exact match", "final loss", "held-out loss"):
+        assert "DoRA" in FC.against(summary, metric)["noise"], metric
+    assert "PiSSA" in FC.against(summary, "final loss")["noise"]
 
 
 def test_qpissa_quantizes_the_stand_in_s_weights_with_less_error_than_qlora():
@@ -212,15 +254,10 @@ def test_qpissa_quantizes_the_stand_in_s_weights_with_less_error_than_qlora():
     assert max(shares) < 1 and statistics.median(shares) < 1
 
 
-def test_pissa_ends_with_a_lower_training_loss_than_lora_at_every_seed_and_forgets_more():
-    summary = FR.summary()
-    assert "PiSSA" in FR.against(summary, "final loss")["below"]
-    assert "PiSSA" in FR.against(summary, "held-out loss")["above"]
+def test_pissa_ends_with_a_lower_training_loss_than_lora_at_every_seed_on_the_stand_in():
+    assert "PiSSA" in FC.against(FC.summary(), "final loss")["below"]
 
 
-def test_at_lora_s_rate_loraplus_and_rslora_learn_fewer_quotes_and_vera_forgets_less():
-    """LoRA+ multiplies B's rate by λ, rsLoRA the update by √r: on LoRA's tuned rate both overshoot; VeRA's
-    vectors barely move from their start, so it forgets less than LoRA at every seed."""
-    summary = FR.summary()
-    assert {"LoRA+", "rsLoRA", "DoRA"} <= set(FR.against(summary, "exact match")["below"])
-    assert "VeRA" in FR.against(summary, "held-out loss")["below"]
+def test_at_lora_s_rate_loraplus_rslora_and_dora_learn_fewer_quotes_on_the_stand_in():
+    """LoRA+ multiplies B's rate by λ, rsLoRA the update by √r: on LoRA's tuned rate both overshoot."""
+    assert {"LoRA+", "rsLoRA", "DoRA"} <= set(FC.against(FC.summary(), "exact match")["below"])
