@@ -763,4 +763,95 @@ GLUE_TESTS = [
         "intruder dimensions, the book's detector against peft's",
     ),
     (r"ch9_ex_\w+", [EX + "test_learned_chance_level_against_random_subspaces"], "exercise"),
+    # 10. LoRA's family
+    (
+        r"ch10_(largest_diff|n_variants)",
+        [
+            "test_family_runs.py::test_each_variant_equals_peft_on_a_stand_in_weight",
+            "test_family_runs.py::test_a_wrong_scale_or_a_norm_with_a_graph_shows_as_a_difference",
+        ],
+        "the book's variants against peft's on a stand-in weight; the comparison can fail",
+    ),
+    (
+        r"ch10_(r|alpha|steps|lr|n_seeds|seeds|vera_r|lambda|rounds|threads)",
+        [
+            "test_family_runs.py::test_run_configs_change_one_switch_of_the_learned_chapter_s_run",
+            "test_family_runs.py::test_every_shipped_family_run_and_the_timing_are_current",
+        ],
+        "the runs' configuration (run keys)",
+    ),
+    (
+        r"ch10_s_(lora|rs|ratio)",
+        ["test_family.py::test_the_scales", "test_family.py::test_output_and_gradients_equal_peft"],
+        "α/r and α/√r, each equal to peft's",
+    ),
+    (
+        r"ch10_(lora_trainable|dora_extra|vera_trainable)",
+        ["test_family_runs.py::test_trainable_counts_are_the_variants_formulas"],
+        "r(d + k), d and r + d per matrix, against what the runs trained",
+    ),
+    (
+        r"ch10_(vera_opt|lora_opt)",
+        ["test_family.py::test_vera_against_lora_on_opt_6_7b"],
+        "as peft counts on meta",
+    ),
+    (
+        r"ch10_q_\w+",
+        [
+            "test_family_runs.py::test_qpissa_quantizes_the_stand_in_s_weights_with_less_error_than_qlora",
+            "test_family.py::test_qpissa_residual_quantizes_with_a_smaller_nf4_error",
+        ],
+        "QPiSSA's NF4 error against QLoRA's",
+    ),
+    (r"ch10_make_min", TIMED, "TIMED: the runs' training seconds"),
+    (
+        r"ch10_both_\w+",
+        [
+            "test_family_runs.py::test_rslora_pissa_olora_and_loraplus_forget_more_than_lora_and_dora_as_much",
+            "test_family_runs.py::test_vera_learns_fewer_quotes_and_forgets_less_than_lora_at_every_seed",
+            "test_family_runs.py::test_against_sorts_by_disjoint_ranges_only",
+        ],
+        "held-out loss against LoRA's range, on both models",
+    ),
+    (
+        r"ch10_real_(steps|lr|seeds)",
+        [
+            "test_family_runs.py::test_run_configs_change_one_switch_of_the_learned_chapter_s_run",
+            "test_family_runs.py::test_every_shipped_family_run_and_the_timing_are_current",
+        ],
+        "the real model's runs' configuration (run keys)",
+    ),
+    (
+        r"ch10_real_(em_\w+|fl_\w+|ho_\w+|base_heldout)",
+        [
+            "test_family_runs.py::test_summary_is_the_spread_of_the_records",
+            "test_family_runs.py::test_against_sorts_by_disjoint_ranges_only",
+            "test_family_runs.py::test_todays_code_redoes_the_first_steps_of_each_shipped_run",
+            "test_family_runs.py::test_on_smollm2_dora_and_pissa_stay_inside_lora_s_range",
+            "test_real_runs.py::test_every_shipped_run_is_current",
+        ],
+        "the real model's shipped runs over seeds, read against LoRA's range",
+    ),
+    (
+        r"ch10_(em_\w+|fl_\w+|ho_\w+|base_heldout)",
+        [
+            "test_family_runs.py::test_summary_is_the_spread_of_the_records",
+            "test_family_runs.py::test_against_sorts_by_disjoint_ranges_only",
+            "test_family_runs.py::test_todays_code_redoes_the_first_steps_of_each_shipped_run",
+            "test_family_runs.py::test_no_variant_reproduces_more_quotes_than_lora_at_every_seed",
+            "test_family_runs.py::test_pissa_ends_with_a_lower_training_loss_than_lora_at_every_seed_on_the_stand_in",
+            "test_family_runs.py::test_at_lora_s_rate_loraplus_rslora_and_dora_learn_fewer_quotes_on_the_stand_in",
+            "test_truncation.py::test_spread_and_apart",
+        ],
+        "the shipped runs over seeds, read against LoRA's range",
+    ),
+    (
+        r"ch10_st_\w+",
+        [
+            "test_family_runs.py::test_ratios_are_taken_within_each_round",
+            "test_family_runs.py::test_step_times_interleave_every_variant_in_turning_order",
+            "test_family_runs.py::test_a_dora_step_takes_longer_than_a_lora_step_in_every_round",
+        ],
+        "TIMED: a step of each variant, interleaved, as ratios to LoRA's",
+    ),
 ]

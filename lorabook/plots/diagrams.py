@@ -41,6 +41,7 @@ BOOK_PLAN = [
         {"08_finetune": "OPT-6.7B + LoRA\n(CPU stand-in)", "08b_real_model": "A real model:\nSmolLM2-135M"},
     ),
     ("VI. Inside\nthe update", {"09_learned": "What LoRA\nlearned"}),
+    ("VII. Beyond LoRA", {"10_family": "LoRA's family"}),
 ]
 
 
@@ -91,7 +92,7 @@ def roadmap():
     rows = len(BOOK_PLAN)
     pitch, h, top = 0.72, 0.56, 0.55 + 0.72 * len(BOOK_PLAN)  # in inches, as the canvas is drawn 1:1
     fig, ax = _canvas(6.6, top + 0.05, (0, 6.6), (0, top + 0.05))
-    colours = [PALETTE[c] for c in ("sky", "orange", "green", "purple", "red", "blue")]
+    colours = [PALETTE[c] for c in ("sky", "orange", "green", "purple", "red", "blue", "yellow")]
     for i, ((part, chapters), colour) in enumerate(zip(BOOK_PLAN, colours)):
         y = top - (i + 1) * pitch
         _box(ax, 0.05, y, 1.75, h, part, face=colour, size=10, weight="bold")
