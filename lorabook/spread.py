@@ -41,3 +41,13 @@ def listed(names) -> str:
     if not names:
         return "none"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def chance_disjoint(n: int, m: int) -> float:
+    """The chance that n runs of one setting and m of another, with no difference between them (all n + m
+    values exchangeable, no ties), give disjoint ranges: all n below all m, or all above, 2 / C(n + m, n)."""
+    from math import comb
+
+    if n < 1 or m < 1:
+        raise ValueError(f"n and m must be at least 1 run each, got n={n}, m={m}")
+    return 2 / comb(n + m, n)

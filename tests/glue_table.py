@@ -805,6 +805,54 @@ GLUE_TESTS = [
     ),
     (r"ch10_make_min", TIMED, "TIMED: the runs' training seconds"),
     (
+        r"ch10_vera_shared_(opt|standin)",
+        [
+            "test_family.py::test_vera_against_lora_on_opt_6_7b",
+            "test_family.py::test_vera_shared_projections_and_initial_vectors_equal_peft",
+        ],
+        "r·k_max + d_max·r, the shared pair peft saves",
+    ),
+    (
+        r"ch10_(warmup|n_rates|sweep_seeds)",
+        [
+            "test_family_runs.py::test_run_configs_change_one_switch_of_the_learned_chapter_s_run",
+            "test_family_runs.py::test_every_shipped_family_run_and_the_timing_are_current",
+        ],
+        "the runs' configuration and the sweep's grid (run keys)",
+    ),
+    (
+        r"ch10_chance",
+        [
+            "test_family_runs.py::test_chance_disjoint_counts_the_orderings_where_one_setting_s_runs_all_come_first"
+        ],
+        "2 / C(n + m, n), against a count of orderings",
+    ),
+    (
+        r"ch10_(lp_\w+|first_loss)",
+        [
+            "test_family_runs.py::test_turning_point_is_the_minimum_of_the_median_curve",
+            "test_family_runs.py::test_lead_is_the_first_stretch_of_steps_where_a_variant_is_lowest",
+            "test_family_runs.py::test_at_lora_s_rate_loraplus_first_falls_fastest_then_diverges_past_the_base",
+            "test_family_runs.py::test_pissa_and_olora_start_from_another_loss_only_because_dropout_drops_their_principal_part",
+        ],
+        "LoRA+'s curve: where it leads, turns and ends; the first loss",
+    ),
+    (
+        r"ch10_best_\w+",
+        [
+            "test_family_runs.py::test_best_rate_is_the_smallest_that_learns_the_most_or_else_the_lowest_quotes_loss",
+            "test_family_runs.py::test_summary_at_best_rates_reads_the_runs_at_those_rates",
+            "test_family_runs.py::test_at_their_own_rates_fewer_variants_fall_short_and_none_learns_more",
+            "test_family_runs.py::test_at_its_best_rate_dora_learns_the_quotes_best_and_forgets_most",
+            "test_family_runs.py::test_rslora_and_loraplus_learn_best_below_lora_s_rate_and_there_match_it",
+            "test_family_runs.py::test_vera_s_best_rate_is_the_grid_s_largest_and_it_learns_some_quotes_there",
+            "test_family_runs.py::test_against_sorts_by_disjoint_ranges_only",
+            "test_family_runs.py::test_summary_is_the_spread_of_the_records",
+            "test_family_runs.py::test_every_shipped_family_run_and_the_timing_are_current",
+        ],
+        "each variant at its own best rate, over seeds",
+    ),
+    (
         r"ch10_both_\w+",
         [
             "test_family_runs.py::test_rslora_pissa_olora_and_loraplus_forget_more_than_lora_and_dora_as_much",
@@ -840,6 +888,8 @@ GLUE_TESTS = [
             "test_family_runs.py::test_todays_code_redoes_the_first_steps_of_each_shipped_run",
             "test_family_runs.py::test_no_variant_reproduces_more_quotes_than_lora_at_every_seed",
             "test_family_runs.py::test_pissa_ends_with_a_lower_training_loss_than_lora_at_every_seed_on_the_stand_in",
+            "test_family_runs.py::test_at_lora_s_rate_pissa_ends_with_the_lowest_training_loss_and_at_its_own_overlaps_lora",
+            "test_family_runs.py::test_at_lora_s_rate_vera_moves_little_and_learns_no_quote",
             "test_family_runs.py::test_at_lora_s_rate_loraplus_rslora_and_dora_learn_fewer_quotes_on_the_stand_in",
             "test_truncation.py::test_spread_and_apart",
         ],
@@ -849,9 +899,17 @@ GLUE_TESTS = [
         r"ch10_st_\w+",
         [
             "test_family_runs.py::test_ratios_are_taken_within_each_round",
-            "test_family_runs.py::test_step_times_interleave_every_variant_in_turning_order",
+            "test_family_runs.py::test_step_times_interleave_every_variant_and_a_control_in_shuffled_order",
             "test_family_runs.py::test_a_dora_step_takes_longer_than_a_lora_step_in_every_round",
         ],
         "TIMED: a step of each variant, interleaved, as ratios to LoRA's",
+    ),
+    (
+        r"ch10_ex_\w+",
+        [
+            "test_family.py::test_vera_parameter_count_equals_peft_on_the_tiny_opt",
+            "test_family_runs.py::test_chance_disjoint_counts_the_orderings_where_one_setting_s_runs_all_come_first",
+        ],
+        "exercise: VeRA's counts as peft counts them; the chance of disjoint ranges, counted",
     ),
 ]

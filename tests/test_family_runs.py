@@ -159,14 +159,15 @@ def test_ratios_are_taken_within_each_round():
     assert FC.ratios(timing, "dora") == spread([1.5, 1.0, 0.5])
 
 
-def test_step_times_interleave_every_variant_in_turning_order(monkeypatch):
+def test_step_times_interleave_every_variant_and_a_control_in_shuffled_order(monkeypatch):
     calls = []
     monkeypatch.setattr(FC, "_stepper", lambda v: lambda batch: calls.append(v))
-    out = FC.step_times(rounds=4, variants=("lora", "dora", "vera"))
-    rounds = [calls[i : i + 3] for i in range(0, len(calls), 3)]
-    assert len(rounds) == FC.WARMUP + 4 and all(sorted(r) == ["dora", "lora", "vera"] for r in rounds)
-    assert len({r[0] for r in rounds}) == 3  # each variant goes first in some round
-    assert {v: len(s) for v, s in out["seconds"].items()} == {"lora": 4, "dora": 4, "vera": 4}
+    out = FC.step_times(rounds=6, variants=("lora", "dora", "vera"))
+    # the control is built from "lora" too, so its calls record "lora": count per round instead
+    rounds = [calls[i : i + 4] for i in range(0, len(calls), 4)]
+    assert len(rounds) == FC.WARMUP + 6 and all(sorted(r) == ["dora", "lora", "lora", "vera"] for r in rounds)
+    assert len({tuple(r) for r in rounds}) > 1  # the order changes between rounds
+    assert {v: len(s) for v, s in out["seconds"].items()} == {"lora": 6, "dora": 6, "vera": 6, FC.CONTROL: 6}
 
 
 def test_listed_reads_as_prose():
@@ -261,3 +262,120 @@ def test_pissa_ends_with_a_lower_training_loss_than_lora_at_every_seed_on_the_st
 def test_at_lora_s_rate_loraplus_rslora_and_dora_learn_fewer_quotes_on_the_stand_in():
     """LoRA+ multiplies B's rate by λ, rsLoRA the update by √r: on LoRA's tuned rate both overshoot."""
     assert {"LoRA+", "rsLoRA", "DoRA"} <= set(FC.against(FC.summary(), "exact match")["below"])
+
+
+def test_chance_disjoint_counts_the_orderings_where_one_setting_s_runs_all_come_first():
+    """2 / C(n + m, n), against the count over every ordering of n + m exchangeable runs."""
+    from itertools import permutations
+
+    from lorabook.spread import chance_disjoint
+
+    for n, m in ((3, 3), (2, 2), (2, 3), (1, 4)):
+        # the runs in sorted order, by which setting each came from: every labelling equally likely
+        orders = set(permutations("a" * n + "b" * m))
+        apart = sum(o in (tuple("a" * n + "b" * m), tuple("b" * m + "a" * n)) for o in orders)
+        assert chance_disjoint(n, m) == pytest.approx(apart / len(orders))
+    assert chance_disjoint(3, 3) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="n and m must be at least 1 run each, got n=0, m=3"):
+        chance_disjoint(0, 3)
+
+
+def test_pissa_and_olora_start_from_another_loss_only_because_dropout_drops_their_principal_part():
+    """With B = 0 the first loss of every variant is the base model's; PiSSA's and OLoRA's adapters hold W₀'s
+    top part, and the recipe's dropout removes some of its input, so theirs differs."""
+    first = {v: FR.record(v, 42)["losses"][0] for v in FR.VARIANTS}
+    for v in ("rslora", "dora", "loraplus", "vera"):
+        assert first[v] == pytest.approx(first["lora"], abs=1e-4)
+    for v in ("pissa", "olora"):
+        assert abs(first[v] - first["lora"]) > 1e-3
+
+
+def test_best_rate_is_the_smallest_that_learns_the_most_or_else_the_lowest_quotes_loss(monkeypatch):
+    def rows(em, ql):
+        return {
+            lr: {"exact match": spread([e]), "quotes loss": spread([q])}
+            for lr, e, q in zip((1, 2, 3), em, ql)
+        }
+
+    monkeypatch.setattr(FC, "sweep", lambda v, path=None: rows([5, 9, 9], [2.0, 1.0, 0.5]))
+    assert FC.best_rate("dora") == 2  # the smallest of the rates that learn the most, not the lowest loss
+    monkeypatch.setattr(FC, "sweep", lambda v, path=None: rows([0, 0, 0], [3.0, 1.0, 2.0]))
+    assert FC.best_rate("vera") == 2  # none learns a quote: the lowest loss on the quotes
+
+
+def test_turning_point_is_the_minimum_of_the_median_curve():
+    assert FC.turning_point([[5, 3, 4, 6], [5, 2, 5, 7], [5, 4, 3, 2]]) == {"step": 2, "loss": 3}
+
+
+def test_lead_is_the_first_stretch_of_steps_where_a_variant_is_lowest():
+    curves = {"a": [[5, 3, 2, 4]], "b": [[5, 4, 1, 1]]}
+    assert FC.lead(curves, "a") == 2 and FC.lead(curves, "b") == 0
+
+
+def test_at_lora_s_rate_loraplus_first_falls_fastest_then_diverges_past_the_base():
+    curves = {v: FC.curves(v) for v in FR.VARIANTS}
+    turn = FC.turning_point(curves["loraplus"])
+    assert FC.lead(curves, "loraplus") >= FR.config("loraplus", 42).warmup_steps // 2
+    assert turn["step"] <= FR.config("loraplus", 42).warmup_steps + 5
+    assert FC.summary()["loraplus"]["final loss"]["min"] > 1.05 * turn["loss"]
+    base, tokenizer = standin.load()
+    from lorabook import truncation
+
+    held_out = truncation.measure(base, tokenizer, F.quotes_batch(tokenizer), F.heldout_sample(tokenizer))
+    assert FC.summary()["loraplus"]["held-out loss"]["min"] > held_out["held-out loss"] + 1
+
+
+def test_at_lora_s_rate_vera_moves_little_and_learns_no_quote():
+    curves = FC.curves("vera")
+    assert all(c[-1] > 0.7 * c[0] for c in curves)
+    assert FC.summary()["vera"]["exact match"]["max"] == 0
+
+
+# -------------------------------------------------------------------- "What to choose", at each one's rate
+
+
+@pytest.fixture(scope="module")
+def at_best():
+    return FC.summary(rates=FC.best_rates())
+
+
+def test_summary_at_best_rates_reads_the_runs_at_those_rates(at_best):
+    for variant, lr in FC.best_rates().items():
+        records = [FR.record(variant, s, "stand-in", lr=lr) for s in FR.SEEDS["stand-in"]]
+        assert at_best[variant]["exact match"] == spread(r["metrics"]["exact match"] for r in records)
+        assert at_best[variant]["learning rate"] == records[0]["config"]["learning_rate"]
+        assert {r["config"]["learning_rate"] for r in records} == {FC.best_rate(variant)}
+
+
+def test_at_their_own_rates_fewer_variants_fall_short_and_none_learns_more(at_best):
+    """ "Tune the rate before you compare": the variants below LoRA's range at their best rates are a strict
+    subset of those below it at LoRA's rate, and none is above it."""
+    at_lora = set(FC.against(FC.summary(), "exact match")["below"])
+    at_own = FC.against(at_best, "exact match")
+    assert set(at_own["below"]) < at_lora and at_own["above"] == []
+
+
+def test_at_its_best_rate_dora_learns_the_quotes_best_and_forgets_most(at_best):
+    final = {v: row["final loss"]["median"] for v, row in at_best.items()}
+    held_out = {v: row["held-out loss"]["median"] for v, row in at_best.items()}
+    assert min(final, key=final.get) == "dora" and max(held_out, key=held_out.get) == "dora"
+    assert "DoRA" in FC.against(at_best, "held-out loss")["above"]
+    assert len(FC.against(at_best, "held-out loss")["above"]) >= 3  # "tends to pay in forgetting"
+
+
+def test_rslora_and_loraplus_learn_best_below_lora_s_rate_and_there_match_it(at_best):
+    lora_rate = FR.config("lora", 42).learning_rate
+    for variant, label in (("rslora", "rsLoRA"), ("loraplus", "LoRA+")):
+        assert FC.best_rate(variant) < lora_rate
+        assert label in FC.against(at_best, "exact match")["noise"]
+
+
+def test_at_lora_s_rate_pissa_ends_with_the_lowest_training_loss_and_at_its_own_overlaps_lora(at_best):
+    final = {v: row["final loss"]["median"] for v, row in FC.summary().items()}
+    assert min(final, key=final.get) == "pissa"
+    assert "PiSSA" in FC.against(at_best, "exact match")["noise"]
+
+
+def test_vera_s_best_rate_is_the_grid_s_largest_and_it_learns_some_quotes_there(at_best):
+    assert FC.best_rate("vera") == max(FR.SWEEP_RATES)
+    assert at_best["vera"]["exact match"]["median"] > 0

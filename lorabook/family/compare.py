@@ -18,7 +18,7 @@ import torch
 from .. import files, standin
 from .. import finetune as F
 from ..spread import spread
-from .runs import METRICS, SEEDS, SHIPPED, VARIANTS, config, record
+from .runs import METRICS, SEEDS, SHIPPED, SWEEP_RATES, SWEEP_SEEDS, VARIANTS, config, record
 
 # ---------------------------------------------------------------------------- the time of a step
 
@@ -27,7 +27,10 @@ ROUNDS, WARMUP, THREADS = 60, 3, 2
 
 def timing_key(rounds: int = ROUNDS) -> str:
     cfgs = [F.key_fields(config(v, SEEDS["stand-in"][0])) for v in VARIANTS]
-    what = json.dumps([cfgs, rounds, WARMUP, THREADS, standin.recipe_key(standin.RECIPE)], default=list)
+    what = json.dumps(
+        [cfgs, rounds, WARMUP, THREADS, "shuffled, with a control", standin.recipe_key(standin.RECIPE)],
+        default=list,
+    )
     return hashlib.sha256(what.encode()).hexdigest()[:16]
 
 
@@ -36,20 +39,27 @@ def timing_current(path: Path = SHIPPED) -> bool:
     return file.is_file() and files.read_json(file).get("key") == timing_key()
 
 
+CONTROL = "lora (control)"  # a second LoRA model timed beside the first: the measurement's own bias and noise
+
+
 def step_times(rounds: int = ROUNDS, variants=tuple(VARIANTS)) -> dict:
     """Seconds of one optimizer step (forward, backward, update on the 19 quotes) of each variant on the
-    stand-in, measured interleaved: every round times each variant once, in an order rotated each round,
-    after WARMUP rounds untimed, on THREADS threads. The ratio to LoRA is taken within each round (`ratios`),
-    so a slow moment of the machine slows both sides of it."""
+    stand-in, on a CPU, measured interleaved: every round times each variant once, in an order shuffled each
+    round (seeded), after WARMUP rounds untimed, on THREADS threads. A second LoRA model, CONTROL, is timed
+    like the others: its ratio to LoRA shows what the measurement alone makes of two identical models. The
+    ratio to LoRA is taken within each round (`ratios`), so a slow moment of the machine slows both sides."""
+    import random
+
     torch.set_num_threads(THREADS)
     _, tokenizer = standin.load()
     batch = F.quotes_batch(tokenizer)
     with F.bars(False):
         steps = {v: _stepper(v) for v in variants}
-    seconds = {v: [] for v in variants}
+        steps[CONTROL] = _stepper("lora")
+    seconds = {v: [] for v in steps}
+    shuffle = random.Random(0)
     for i in range(WARMUP + rounds):
-        order = list(variants)[i % len(variants) :] + list(variants)[: i % len(variants)]
-        for v in order:
+        for v in shuffle.sample(list(steps), len(steps)):
             start = time.perf_counter()
             steps[v](batch)
             if i >= WARMUP:
@@ -97,22 +107,26 @@ def timing(path: Path = SHIPPED) -> dict:
 # ---------------------------------------------------------------------------- what the chapter reads
 
 
-def summary(model: str = "stand-in", path: Path = SHIPPED) -> dict[str, dict]:
+def summary(model: str = "stand-in", path: Path = SHIPPED, rates: dict | None = None) -> dict[str, dict]:
     """Per variant, over the model's seeds: trainable parameters, the spread of quotes reproduced, final
-    training loss, loss on the quotes and held-out loss; on the stand-in, the step-time ratio to LoRA."""
+    training loss, loss on the quotes and held-out loss; on the stand-in at the profile's rate, the step-time
+    ratio to LoRA. `rates` maps a variant to the rate to read it at (`best_rates`); absent, the profile's."""
+    rates = rates or {}
     out = {}
     for variant, (label, _) in VARIANTS.items():
-        runs = [record(variant, s, model, path) for s in SEEDS[model]]
+        lr = rates.get(variant)
+        runs = [record(variant, s, model, path, lr) for s in SEEDS[model]]
         trainable = {r["trainable"] for r in runs}
         if len(trainable) != 1:
             raise ValueError(f"{variant}: its seeds trained different parameter counts {sorted(trainable)}")
         out[variant] = {
             "label": label,
             "trainable": trainable.pop(),
+            "learning rate": runs[0]["config"]["learning_rate"],
             **{m: spread(r["metrics"][m] for r in runs) for m in METRICS},
             "final loss": spread(r["losses"][-1] for r in runs),
         }
-    if model == "stand-in":
+    if model == "stand-in" and not rates:
         steps = timing(path)
         for variant, row in out.items():
             row["step time"] = ratios(steps, variant)
@@ -153,3 +167,61 @@ def table(summary: dict[str, dict], n_quotes: int):
     }
     frame = pd.DataFrame({c: {s["label"]: get(s) for s in summary.values()} for c, get in columns.items()})
     return frame.dropna(axis=1, how="all")
+
+
+# ---------------------------------------------------------------------------- each variant at its own rate
+
+
+def sweep(variant: str, path: Path = SHIPPED) -> dict[float, dict]:
+    """{rate: {metric: spread over SWEEP_SEEDS}} on the stand-in, the profile's own rate included."""
+    base = config(variant, SEEDS["stand-in"][0]).learning_rate
+    out = {}
+    for lr in sorted((*SWEEP_RATES, base)):
+        runs = [record(variant, s, "stand-in", path, None if lr == base else lr) for s in SWEEP_SEEDS]
+        out[lr] = {m: spread(r["metrics"][m] for r in runs) for m in METRICS}
+    return out
+
+
+def best_rate(variant: str, path: Path = SHIPPED) -> float:
+    """The smallest rate at which the variant learns as many quotes as at any rate (median over
+    SWEEP_SEEDS), as "What LoRA learned" picks LoRA's (lorabook.thesis.best_rate); where it learns none at
+    any rate, the rate of its lowest loss on the quotes."""
+    rows = sweep(variant, path)
+    most = max(r["exact match"]["median"] for r in rows.values())
+    if most == 0:
+        return min(rows, key=lambda lr: rows[lr]["quotes loss"]["median"])
+    return min(lr for lr, r in rows.items() if r["exact match"]["median"] == most)
+
+
+def best_rates(path: Path = SHIPPED) -> dict[str, float | None]:
+    """Each variant's `best_rate`, as `summary`'s `rates` (None where it is the profile's own)."""
+    base = config("lora", SEEDS["stand-in"][0]).learning_rate
+    return {v: (None if (lr := best_rate(v, path)) == base else lr) for v in VARIANTS}
+
+
+def turning_point(curves: list[list[float]]) -> dict:
+    """The lowest point of the median training-loss curve over seeds: {"step" (from 1), "loss"}."""
+    median = [statistics.median(losses) for losses in zip(*curves, strict=True)]
+    step = min(range(len(median)), key=median.__getitem__)
+    return {"step": step + 1, "loss": median[step]}
+
+
+def training_seconds(path: Path = SHIPPED) -> float:
+    """Seconds of training in every run the chapter reads that this chapter makes (LoRA's on the stand-in at
+    its profile's rate are "What LoRA learned"'s)."""
+    from .runs import from_learned, wanted
+
+    runs = [(v, s, m, lr) for v, s, m, lr in wanted(path) if not from_learned(v, m, lr)]
+    return sum(record(v, s, m, path, lr)["train_seconds"] for v, s, m, lr in runs)
+
+
+def lead(curves: dict[str, list[list[float]]], variant: str) -> int:
+    """The last step up to which `variant`'s median training loss is the lowest of all, from step 2 on (at
+    step 1 every model without dropout on its adapter computes the same loss); 0 if it never leads."""
+    medians = {v: [statistics.median(step) for step in zip(*runs, strict=True)] for v, runs in curves.items()}
+    last = 0
+    for i in range(1, len(medians[variant])):
+        if medians[variant][i] > min(m[i] for m in medians.values()):
+            break
+        last = i + 1
+    return last

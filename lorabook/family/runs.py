@@ -37,6 +37,11 @@ VERA_R = 256  # VeRA's shared rank: peft's default, and the stand-in's width (Ko
 MODELS = ("stand-in", "smollm2")
 SEEDS = {"stand-in": LEARNED_SEEDS, "smollm2": (0, 1, 2)}
 METRICS = ("exact match", "quotes loss", "held-out loss")
+# Each variant's learning rate, swept on the stand-in at two seeds around LoRA's (the stand-in profile's 7e-3,
+# tuned for LoRA), on the half-decade grid "What LoRA learned" sweeps LoRA on; the best rate of each then gets
+# the third seed (lorabook.family.compare.best_rate).
+SWEEP_RATES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+SWEEP_SEEDS = LEARNED_SEEDS[:2]
 
 # variant → (label, what it changes in the model's LoRA run)
 VARIANTS: dict[str, tuple[str, dict]] = {
@@ -51,8 +56,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 TRAINED = tuple(v for v in VARIANTS if v != "lora")  # on the stand-in: LoRA's runs are lorabook.learned's
 
 
-def config(variant: str, seed: int, model: str = "stand-in", output_dir: str = "outputs/family"):
-    """The run's FinetuneConfig: the model's LoRA run at `seed`, with the variant's switch."""
+def config(variant: str, seed: int, model: str = "stand-in", output_dir: str = "outputs/family", lr=None):
+    """The run's FinetuneConfig: the model's LoRA run at `seed`, with the variant's switch (and rate `lr`)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
     if model not in MODELS:
@@ -65,7 +70,12 @@ def config(variant: str, seed: int, model: str = "stand-in", output_dir: str = "
         base = dataclasses.replace(
             F.PROFILES["smollm2"], load_in_8bit=False, output_dir=output_dir, save_steps=10_000
         )
-    return dataclasses.replace(base, seed=seed, **VARIANTS[variant][1])
+    if lr is not None and (model != "stand-in" or lr not in SWEEP_RATES):
+        raise ValueError(
+            f"lr must be one of {SWEEP_RATES} (swept on the stand-in only), got {lr!r} for {model}"
+        )
+    rate = {} if lr is None else {"learning_rate": lr}
+    return dataclasses.replace(base, seed=seed, **VARIANTS[variant][1], **rate)
 
 
 def key(cfg: F.FinetuneConfig, model: str) -> str:
@@ -73,62 +83,75 @@ def key(cfg: F.FinetuneConfig, model: str) -> str:
     return learned.config_key(cfg) if model == "stand-in" else real_runs.config_key(cfg)
 
 
-def run_id(variant: str, seed: int) -> str:
-    return f"{variant}-seed{seed}"
+def run_id(variant: str, seed: int, lr=None) -> str:
+    return f"{variant}-seed{seed}" if lr is None else f"{variant}-lr{lr:.0e}-seed{seed}"
 
 
-def from_learned(variant: str, model: str) -> bool:
-    return model == "stand-in" and variant == "lora"
+def from_learned(variant: str, model: str, lr=None) -> bool:
+    return model == "stand-in" and variant == "lora" and lr is None
 
 
-def record(variant: str, seed: int, model: str = "stand-in", path: Path = SHIPPED) -> dict:
-    """The run's record; the stand-in's LoRA from lorabook.learned, in the same form."""
-    if from_learned(variant, model):
+def record(variant: str, seed: int, model: str = "stand-in", path: Path = SHIPPED, lr=None) -> dict:
+    """The run's record; the stand-in's LoRA at its profile's rate from lorabook.learned, in the same form."""
+    if from_learned(variant, model, lr):
         return learned.info(LORA_RUN if seed == LEARNED_SEEDS[0] else f"{LORA_RUN}-seed{seed}")
-    return files.read_json(Path(path) / model / f"{run_id(variant, seed)}.json")
+    return files.read_json(Path(path) / model / f"{run_id(variant, seed, lr)}.json")
 
 
-def is_current(variant: str, seed: int, model: str = "stand-in", path: Path = SHIPPED) -> bool:
-    if from_learned(variant, model):
+def is_current(variant: str, seed: int, model: str = "stand-in", path: Path = SHIPPED, lr=None) -> bool:
+    if from_learned(variant, model, lr):
         return learned.is_current(LORA_RUN if seed == LEARNED_SEEDS[0] else f"{LORA_RUN}-seed{seed}")
-    file = Path(path) / model / f"{run_id(variant, seed)}.json"
-    return file.is_file() and files.read_json(file).get("key") == key(config(variant, seed, model), model)
+    file = Path(path) / model / f"{run_id(variant, seed, lr)}.json"
+    expected = key(config(variant, seed, model, lr=lr), model)
+    return file.is_file() and files.read_json(file).get("key") == expected
+
+
+def wanted(path: Path = SHIPPED) -> list[tuple]:
+    """Every run the chapter reads, as (variant, seed, model, lr): the profile's rate at every seed on both
+    models, the sweep on the stand-in at SWEEP_SEEDS, and each variant's best rate at its other seeds (known
+    once its sweep is made)."""
+    from .compare import best_rate
+
+    out = [(v, s, m, None) for m in MODELS for v in VARIANTS for s in SEEDS[m]]
+    out += [(v, s, "stand-in", lr) for v in VARIANTS for lr in SWEEP_RATES for s in SWEEP_SEEDS]
+    for v in VARIANTS:
+        if all(is_current(v, s, "stand-in", path, lr) for lr in SWEEP_RATES for s in SWEEP_SEEDS):
+            lr = best_rate(v, path)
+            if lr in SWEEP_RATES:  # at the profile's rate every seed is there already
+                out += [(v, s, "stand-in", lr) for s in SEEDS["stand-in"] if s not in SWEEP_SEEDS]
+    return out
 
 
 def stale(path: Path = SHIPPED) -> list[str]:
     """The runs missing from `path` or made from another configuration than today's, and the timing if so."""
     from .compare import timing_current
 
-    out = [
-        f"{m}/{run_id(v, s)}"
-        for m in MODELS
-        for v in VARIANTS
-        for s in SEEDS[m]
-        if not is_current(v, s, m, path)
-    ]
+    out = [f"{m}/{run_id(v, s, lr)}" for v, s, m, lr in wanted(path) if not is_current(v, s, m, path, lr)]
     return out if timing_current(path) else [*out, "timing"]
 
 
 # ---------------------------------------------------------------------------- making the runs
 
 
-def train(variant: str, seed: int, model: str = "stand-in", progress: bool = True) -> dict:
+def train(variant: str, seed: int, model: str = "stand-in", progress: bool = True, lr=None) -> dict:
     """Train one run with the fine-tune's pipeline and measure it as the model's chapter measures LoRA."""
     threads = torch.get_num_threads()
     torch.set_num_threads(real_runs.THREADS)  # sums in parallel depend on the thread count: fixed
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = config(variant, seed, model, output_dir=tmp)
+            cfg = config(variant, seed, model, output_dir=tmp, lr=lr)
             cfg = dataclasses.replace(cfg, save_steps=cfg.max_steps)
             trained, tokenizer, result = F.run(cfg, overwrite=True, progress=progress)
         metrics = measure(trained.eval(), tokenizer, model)
     finally:
         torch.set_num_threads(threads)
     return {
-        "id": run_id(variant, seed),
+        "id": run_id(variant, seed, lr),
         "label": VARIANTS[variant][0],
         "model": model,
-        "key": key(config(variant, seed, model), model),  # as `is_current` computes it: save_steps aside
+        "key": key(
+            config(variant, seed, model, lr=lr), model
+        ),  # as `is_current` computes it: save_steps aside
         "config": {k: v for k, v in result["config"].items() if k not in ("model_name", "output_dir")},
         "losses": [h["loss"] for h in result["log_history"] if "loss" in h],
         "train_seconds": result["train_seconds"],
@@ -152,19 +175,19 @@ def measure(model, tokenizer, which: str) -> dict:
     }
 
 
-def make(dest: Path = SHIPPED, progress: bool = True, models=MODELS) -> list[str]:
-    """Train each run that is missing or stale in `dest` (each file written whole), then the timing."""
+def make(dest: Path = SHIPPED, progress: bool = True) -> list[str]:
+    """Train each run that is missing or stale in `dest` (each file written whole), then the timing. Each
+    variant's best rate is known once its sweep is made, so a second pass trains its other seeds there."""
     from .compare import step_times, timing_current
 
     done = []
-    for model in models:
-        (Path(dest) / model).mkdir(parents=True, exist_ok=True)
-        for variant in VARIANTS:
-            for seed in SEEDS[model]:
-                if not is_current(variant, seed, model, dest):
-                    file = Path(dest) / model / f"{run_id(variant, seed)}.json"
-                    files.write_json_atomic(file, train(variant, seed, model, progress))
-                    done.append(f"{model}/{run_id(variant, seed)}")
+    for _ in range(2):
+        for variant, seed, model, lr in wanted(dest):
+            if not is_current(variant, seed, model, dest, lr):
+                file = Path(dest) / model / f"{run_id(variant, seed, lr)}.json"
+                file.parent.mkdir(parents=True, exist_ok=True)
+                files.write_json_atomic(file, train(variant, seed, model, progress, lr))
+                done.append(f"{model}/{run_id(variant, seed, lr)}")
     if not timing_current(dest):
         files.write_json_atomic(Path(dest) / "timing.json", step_times())
         done.append("timing")

@@ -98,3 +98,39 @@ def qpissa(errors: dict[str, list[tuple[float, float]]]):
     ax.set_xlabel("QPiSSA's NF4 error ÷ QLoRA's (per matrix; bar: median)")
     ax.grid(axis="y", visible=False)
     return fig
+
+
+@styled
+def rate_sweep(sweeps: dict[str, dict[float, dict]], labels: dict, best: dict, base: float, n_quotes: int):
+    """Quotes reproduced against the learning rate, one panel per variant: the median over the sweep's seeds
+    (dots and line) with its range (bars), the variant's best rate ringed and the profile's rate `base` as a
+    dotted line."""
+    variants = list(sweeps)
+    cols = 4
+    rows = -(-len(variants) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4, 1.9 * rows + 0.5), sharex=True, sharey=True)
+    for ax in axes.flat[len(variants) :]:
+        ax.set_visible(False)
+    for ax, variant in zip(axes.flat, variants):
+        rates = sorted(sweeps[variant])
+        med = [sweeps[variant][lr]["exact match"]["median"] for lr in rates]
+        low = [sweeps[variant][lr]["exact match"]["min"] for lr in rates]
+        high = [sweeps[variant][lr]["exact match"]["max"] for lr in rates]
+        colour = COLOURS[variant]
+        ax.vlines(rates, low, high, color=colour, lw=2)
+        ax.plot(rates, med, "o-", color=colour, ms=4, lw=1.2)
+        ax.axvline(base, color=PALETTE["grey"], ls=":", lw=1)
+        lr = best[variant]
+        ax.plot(
+            lr, sweeps[variant][lr]["exact match"]["median"], "o", ms=11, mfc="none", mec=PALETTE["black"]
+        )
+        ax.set_title(labels[variant], loc="left", fontsize=10)
+        ax.set(xscale="log", ylim=(-1, n_quotes + 1))
+        ax.set_xticks([1e-3, 1e-2, 1e-1], labels=["$10^{-3}$", "$10^{-2}$", "$10^{-1}$"])
+    for ax in axes[:, 0]:
+        ax.set_ylabel("quotes")
+    for col in range(cols):  # the lowest panel shown in each column carries the rate axis
+        shown = [ax for ax in axes[:, col] if ax.get_visible()]
+        shown[-1].xaxis.set_tick_params(labelbottom=True)
+        shown[-1].set_xlabel("learning rate")
+    return fig
