@@ -7,7 +7,7 @@
 # make standin (pretrain the shipped stand-in again, about 15 min on two cores; deterministic),
 # make learned (train the shipped runs of "What LoRA learned" that are missing or stale, about 38 min),
 # make real (train the real model's shipped runs over seeds that are missing or stale, about 17 min),
-# make family (train the shipped runs of "LoRA's family" that are missing or stale, and time a step, about 25 min),
+# make family (train the shipped runs of "LoRA's family" that are missing or stale, and time a step, about 50 min),
 # make mutants (mutation testing of the modules whose numbers the book prints; report in build/mutants.md).
 
 PYTHON ?= python3

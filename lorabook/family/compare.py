@@ -152,14 +152,16 @@ def curves(variant: str, model: str = "stand-in", path: Path = SHIPPED) -> list[
     return [record(variant, s, model, path)["losses"] for s in SEEDS[model]]
 
 
-def table(summary: dict[str, dict], n_quotes: int):
-    """The chapter's table: a row per variant, its trainable parameters, each spread as "median [range]"."""
+def table(summary: dict[str, dict], n_quotes: int, rate: bool = False):
+    """The chapter's table: a row per variant, its trainable parameters (or, with `rate`, the learning rate it
+    was read at) and each spread as "median [range]"."""
     import pandas as pd
 
     from ..spread import described
 
+    first = ("learning rate", lambda s: f"{s['learning rate']:g}") if rate else ("trainable parameters", None)
     columns = {
-        "trainable parameters": lambda s: s["trainable"],
+        first[0]: first[1] or (lambda s: s["trainable"]),
         f"quotes reproduced (of {n_quotes})": lambda s: described(s["exact match"]),
         "final training loss": lambda s: described(s["final loss"]),
         "held-out loss": lambda s: described(s["held-out loss"]),

@@ -4,18 +4,21 @@ On the stand-in, every run is "What LoRA learned"'s `qv-r16` (the stand-in profi
 α = 32, q and v, 200 steps at the stand-in's rate, lorabook.learned) with one peft switch flipped, at that
 chapter's seeds; LoRA itself is that chapter's runs, read from its shipped records. On SmolLM2-135M, every run
 is the `smollm2` profile of the fine-tune (40 steps at its rate, lorabook.real_runs) on an fp32 base, since
-PiSSA and OLoRA rewrite the base weight, at seeds 0, 1 and 2, LoRA included. Nothing else is tuned: the
-comparison is what each flag does to the recipe a practitioner already has, at equal steps.
+PiSSA and OLoRA rewrite the base weight, at seeds 0, 1 and 2, LoRA included. Nothing else is changed: the
+comparison is what each flag does to the recipe a practitioner already has, at equal steps. A rate tuned for
+LoRA favours LoRA, so on the stand-in each variant is also swept over SWEEP_RATES at two seeds, and trained at
+its best rate (lorabook.family.compare.best_rate) at the third.
 
-Training them takes about half an hour on two cores, so they ship in `lorabook/data/family/<model>/`:
+Training them takes about 50 minutes on two cores, so they ship in `lorabook/data/family/<model>/`:
 
     python -m lorabook.family.runs      # what `make family` runs: the runs that are missing or stale
 
-Each `<variant>-seed<seed>.json` holds the run's configuration, its training losses, its trainable parameters
-and what was measured when it was made (quotes reproduced, loss on the quotes and on held-out text), with a
-`key` that hashes the configuration and the model (the stand-in's recipe, or the real model's file and the
-libraries' versions); a test fails while a key differs from today's. `timing.json` holds the time of one
-training step of each variant on the stand-in, measured interleaved (lorabook.family.compare).
+Each `<variant>-seed<seed>.json` (`<variant>-lr<rate>-seed<seed>.json` for another rate) holds the run's
+configuration, its training losses, its trainable parameters and what was measured when it was made (quotes
+reproduced, loss on the quotes and on held-out text), with a `key` that hashes the configuration and the model
+(the stand-in's recipe, or the real model's file and the libraries' versions); a test fails while a key
+differs from today's. `timing.json` holds the time of one training step of each variant on the stand-in,
+measured interleaved (lorabook.family.compare).
 """
 
 from __future__ import annotations

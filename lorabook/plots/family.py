@@ -125,7 +125,7 @@ def rate_sweep(sweeps: dict[str, dict[float, dict]], labels: dict, best: dict, b
             lr, sweeps[variant][lr]["exact match"]["median"], "o", ms=11, mfc="none", mec=PALETTE["black"]
         )
         ax.set_title(labels[variant], loc="left", fontsize=10)
-        ax.set(xscale="log", ylim=(-1, n_quotes + 1))
+        ax.set(xscale="log", xlim=(6e-4, 1.7e-1), ylim=(-1.5, n_quotes + 1.5))  # room for end rings
         ax.set_xticks([1e-3, 1e-2, 1e-1], labels=["$10^{-3}$", "$10^{-2}$", "$10^{-1}$"])
     for ax in axes[:, 0]:
         ax.set_ylabel("quotes")
