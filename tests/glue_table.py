@@ -832,7 +832,7 @@ GLUE_TESTS = [
         [
             "test_family_runs.py::test_turning_point_is_the_minimum_of_the_median_curve",
             "test_family_runs.py::test_lead_is_the_first_stretch_of_steps_where_a_variant_is_lowest",
-            "test_family_runs.py::test_at_lora_s_rate_loraplus_first_falls_fastest_then_diverges_past_the_base",
+            "test_family_runs.py::test_at_lora_s_rate_loraplus_first_falls_fastest_then_climbs_back_and_forgets_past_the_base",
             "test_family_runs.py::test_pissa_and_olora_start_from_another_loss_only_because_dropout_drops_their_principal_part",
         ],
         "LoRA+'s curve: where it leads, turns and ends; the first loss",
@@ -843,7 +843,7 @@ GLUE_TESTS = [
             "test_family_runs.py::test_best_rate_is_the_smallest_that_learns_the_most_or_else_the_lowest_quotes_loss",
             "test_family_runs.py::test_summary_at_best_rates_reads_the_runs_at_those_rates",
             "test_family_runs.py::test_at_their_own_rates_fewer_variants_fall_short_and_none_learns_more",
-            "test_family_runs.py::test_at_its_best_rate_dora_learns_the_quotes_best_and_forgets_most",
+            "test_family_runs.py::test_most_variants_forget_more_at_their_best_rates_dora_by_its_rate_olora_by_itself",
             "test_family_runs.py::test_rslora_and_loraplus_learn_best_below_lora_s_rate_and_there_match_it",
             "test_family_runs.py::test_vera_s_best_rate_is_the_grid_s_largest_and_it_learns_some_quotes_there",
             "test_family_runs.py::test_against_sorts_by_disjoint_ranges_only",
