@@ -159,9 +159,12 @@ def table(summary: dict[str, dict], n_quotes: int, rate: bool = False):
 
     from ..spread import described
 
-    first = ("learning rate", lambda s: f"{s['learning rate']:g}") if rate else ("trainable parameters", None)
+    if rate:
+        first = ("learning rate", lambda s: f"{s['learning rate']:g}")
+    else:
+        first = ("trainable parameters", lambda s: s["trainable"])
     columns = {
-        first[0]: first[1] or (lambda s: s["trainable"]),
+        first[0]: first[1],
         f"quotes reproduced (of {n_quotes})": lambda s: described(s["exact match"]),
         "final training loss": lambda s: described(s["final loss"]),
         "held-out loss": lambda s: described(s["held-out loss"]),
