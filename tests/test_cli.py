@@ -48,8 +48,16 @@ def test_ctrl_c_exits_130_with_the_step_and_resume_continues_from_the_checkpoint
 ):
     out = tmp_path / "o"
     args = tiny_args(tiny, out, "--max-steps", "2000", "--save-steps", "3")
+    # As typed in a terminal, where Ctrl-C is not ignored. A shell without job control starts its background
+    # jobs with SIGINT ignored, the runner of CI among them, and every child inherits that (as the CLI should:
+    # whoever ignored it asked not to be interrupted), so the test restores the terminal's default.
     proc = subprocess.Popen(
-        cli(*args), env=cli_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cli(*args),
+        env=cli_env(cache),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while not (out / "checkpoint-3" / "trainer_state.json").exists():
