@@ -773,12 +773,27 @@ GLUE_TESTS = [
         "the book's variants against peft's on a stand-in weight; the comparison can fail",
     ),
     (
-        r"ch10_(r|alpha|steps|lr|n_seeds|seeds|vera_r|lambda|rounds|threads)",
+        r"ch10_(r|alpha|steps|lr|n_seeds|seeds|threads)",
         [
             "test_family_runs.py::test_run_configs_change_one_switch_of_the_learned_chapter_s_run",
             "test_family_runs.py::test_every_shipped_family_run_and_the_timing_are_current",
         ],
         "the runs' configuration (run keys)",
+    ),
+    (
+        r"ch10_vera_r",
+        ["test_family_runs.py::test_the_pipeline_builds_peft_s_config_for_each_switch"],
+        "VeRA's rank, in the VeraConfig the pipeline builds",
+    ),
+    (
+        r"ch10_lambda",
+        ["test_family_runs.py::test_loraplus_in_the_pipeline_gives_b_lambda_times_a_s_rate"],
+        "LoRA+'s λ, as the ratio of B's rate to A's in the optimizer the pipeline builds",
+    ),
+    (
+        r"ch10_rounds",
+        ["test_family_runs.py::test_summary_is_the_spread_of_the_records"],
+        "the timing's rounds: a spread of that many ratios per variant",
     ),
     (
         r"ch10_s_(lora|rs|ratio)",
@@ -792,7 +807,10 @@ GLUE_TESTS = [
     ),
     (
         r"ch10_(vera_opt|lora_opt)",
-        ["test_family.py::test_vera_against_lora_on_opt_6_7b"],
+        [
+            "test_family.py::test_vera_against_lora_on_opt_6_7b",
+            "test_family.py::test_vera_on_opt_6_7b_trains_and_stores_what_peft_does",
+        ],
         "as peft counts on meta",
     ),
     (
@@ -807,6 +825,7 @@ GLUE_TESTS = [
     (
         r"ch10_vera_shared_(opt|standin)",
         [
+            "test_family.py::test_vera_on_opt_6_7b_trains_and_stores_what_peft_does",
             "test_family.py::test_vera_against_lora_on_opt_6_7b",
             "test_family.py::test_vera_shared_projections_and_initial_vectors_equal_peft",
         ],
@@ -872,6 +891,7 @@ GLUE_TESTS = [
     (
         r"ch10_real_(em_\w+|fl_\w+|ho_\w+|base_heldout)",
         [
+            "test_family_runs.py::test_fine_tuning_raises_the_held_out_loss_above_the_base_model_s_except_vera_s_on_smollm2",
             "test_family_runs.py::test_summary_is_the_spread_of_the_records",
             "test_family_runs.py::test_against_sorts_by_disjoint_ranges_only",
             "test_family_runs.py::test_todays_code_redoes_the_first_steps_of_each_shipped_run",
@@ -883,6 +903,7 @@ GLUE_TESTS = [
     (
         r"ch10_(em_\w+|fl_\w+|ho_\w+|base_heldout)",
         [
+            "test_family_runs.py::test_fine_tuning_raises_the_held_out_loss_above_the_base_model_s_except_vera_s_on_smollm2",
             "test_family_runs.py::test_summary_is_the_spread_of_the_records",
             "test_family_runs.py::test_against_sorts_by_disjoint_ranges_only",
             "test_family_runs.py::test_todays_code_redoes_the_first_steps_of_each_shipped_run",
@@ -898,6 +919,8 @@ GLUE_TESTS = [
     (
         r"ch10_st_\w+",
         [
+            "test_family_runs.py::test_summary_is_the_spread_of_the_records",
+            "test_family_runs.py::test_against_sorts_by_disjoint_ranges_only",
             "test_family_runs.py::test_ratios_are_taken_within_each_round",
             "test_family_runs.py::test_step_times_interleave_every_variant_and_a_control_in_shuffled_order",
             "test_family_runs.py::test_a_dora_step_takes_longer_than_a_lora_step_in_every_round",
@@ -907,6 +930,7 @@ GLUE_TESTS = [
     (
         r"ch10_ex_\w+",
         [
+            "test_family.py::test_vera_on_opt_6_7b_trains_and_stores_what_peft_does",
             "test_family.py::test_vera_parameter_count_equals_peft_on_the_tiny_opt",
             "test_family_runs.py::test_chance_disjoint_counts_the_orderings_where_one_setting_s_runs_all_come_first",
         ],

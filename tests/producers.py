@@ -195,7 +195,9 @@ def ran(traced, test, dotted):
     profiled (a slow one) is read instead: does its own code name the callable?"""
     if test not in traced:
         return re.search(rf"\b{re.escape(dotted.rsplit('.', 1)[1])}\b", _test_source(test)) is not None
-    module, attr, _ = _resolve(dotted)
+    module, attr, obj = _resolve(dotted)
+    # a package's re-export (lorabook.family.vera_parameter_count) runs as its home module's code
+    module, attr = getattr(obj, "__module__", module), getattr(obj, "__qualname__", attr)
     return any(q == f"{module}:{attr}" or q.startswith(f"{module}:{attr}.") for q in traced.get(test, ()))
 
 

@@ -15,6 +15,7 @@ from torch import nn
 from lorabook import family as F
 from lorabook import lora, models, nf4
 from lorabook.family import dora, loraplus
+from lorabook.family import runs as FR
 from lorabook.seed import SEED
 
 D_IN, D_OUT, R, ALPHA = 16, 24, 4, 8.0  # W₀ ∈ R^{24×16}; s = α/r = 2 and α/√r = 4, so a wrong scale shows
@@ -374,6 +375,15 @@ def test_vera_parameter_count_equals_peft_on_the_tiny_opt(r, capsys):
     expected = F.vera_parameter_count(config, r, TARGETS)
     assert printed_trainable(theirs, capsys) == lora.count_parameters(ours)[0] == expected
     assert expected == config.num_hidden_layers * len(TARGETS) * (config.hidden_size + r)
+
+
+@pytest.mark.parametrize("r", [FR.VERA_R, 4 * FR.VERA_R])  # the book's rank, and the paper's largest
+def test_vera_on_opt_6_7b_trains_and_stores_what_peft_does(r, capsys):
+    config = models.opt_config("opt-6.7b")
+    theirs = get_peft_model(models.meta_model(config), VeraConfig(r=r))
+    assert printed_trainable(theirs, capsys) == F.vera_parameter_count(config, r)
+    stored = theirs.base_model.vera_A["default"], theirs.base_model.vera_B["default"]
+    assert F.vera_shared_size(config, r) == sum(t.numel() for t in stored)
 
 
 def test_vera_against_lora_on_opt_6_7b(capsys):
