@@ -936,4 +936,69 @@ GLUE_TESTS = [
         ],
         "exercise: VeRA's counts as peft counts them; the chance of disjoint ranges, counted",
     ),
+    # 11. When it goes wrong
+    (
+        r"ch11_up_(fp16_mb|fp32_mb|manual_fp32_mb)",
+        [
+            "test_pitfalls.py::test_peft_upcasts_every_non_quantized_parameter_and_the_manual_way_only_the_norms_and_biases"
+        ],
+        "peft's fp32 upcast against the manual preparation, by dtype, and the formula they agree with",
+    ),
+    (
+        r"ch11_up_opt_gb",
+        [
+            "test_pitfalls.py::test_the_upcast_on_opt_6_7b_is_two_more_bytes_for_each_parameter_outside_the_layers_linear_weights"
+        ],
+        "two more bytes per non-quantized parameter, counted on the meta model",
+    ),
+    (
+        r"ch11_ckpt_\w+",
+        [
+            "test_pitfalls.py::test_reentrant_checkpointing_leaves_lora_without_a_gradient_and_either_fix_gives_the_true_one"
+        ],
+        "no gradient under reentrant checkpointing; either fix gives the gradient without checkpointing",
+    ),
+    (
+        r"ch11_merge_\w+",
+        [
+            "test_pitfalls.py::test_merging_into_int8_rounds_the_update_and_into_the_dequantized_weight_is_exact"
+        ],
+        "the three merges against the trained weights",
+    ),
+    (
+        r"ch11_(opt|llama)_names",
+        ["test_pitfalls.py::test_wrong_target_names_raise_and_the_model_s_own_names_work"],
+        "the error, and the names that work, on OPT and Llama",
+    ),
+    (
+        r"ch11_size_(lora_mb|mts_mb|tti_mb|ratio|opt_mb)",
+        [
+            "test_pitfalls.py::test_modules_to_save_saves_the_whole_embedding_and_token_indices_only_their_rows"
+        ],
+        "the saved sizes against the embedding's and the new rows' bytes",
+    ),
+    (
+        r"ch11_size_opt_lora_mb",
+        ["test_lora.py::test_opt_6_7b_counts_are_arithmetic_identities_of_the_config"],
+        "the seed's LoRA count on OPT-6.7B, in fp16",
+    ),
+    (
+        r"ch11_tie_\w+",
+        [
+            "test_pitfalls.py::test_a_tied_head_trained_as_a_copy_comes_apart_and_ensure_weight_tying_keeps_it_tied"
+        ],
+        "the warnings, the gap after a step, and ensure_weight_tying's zero gap on SmolLM2",
+    ),
+    (
+        r"ch11_alpha_\w+",
+        [
+            "test_pitfalls.py::test_scaling_by_alpha_grows_the_first_step_with_r_alpha_over_r_shrinks_it_rslora_holds_it"
+        ],
+        "the first step's size against r for each scale",
+    ),
+    (
+        r"ch11_fp16_\w+",
+        ["test_pitfalls.py::test_fp16_adapters_fail_the_grad_scaler_and_peft_s_autocast_makes_them_fp32"],
+        "the scaler's refusal and peft's fp32 adapters",
+    ),
 ]

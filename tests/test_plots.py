@@ -16,6 +16,7 @@ from lorabook.plots import formats as formats_plots
 from lorabook.plots import int8 as int8_plots
 from lorabook.plots import lora as lora_plots
 from lorabook.plots import memory as memory_plots
+from lorabook.plots import pitfalls as pitfalls_plots
 from lorabook.plots import rank as rank_plots
 from lorabook.plots import svd as svd_plots
 from lorabook.plots.style import check_legible
@@ -96,6 +97,16 @@ def _log(losses):
 RNG = np.random.default_rng(0)
 X8 = RNG.normal(size=8) * 3
 CHAPTER_FIGURES = {  # every other routine a chapter glues, on small data shaped as the chapter's
+    "symptoms": lambda: pitfalls_plots.symptoms(
+        {
+            "loaded": {"int8": 4.7e6, "float16": 4.4e6},
+            "peft": {"int8": 4.7e6, "float32": 8.7e6},
+            "manual": {"int8": 4.7e6, "float16": 4.3e6, "float32": 8e4},
+        },
+        {"LoRA": 4.0e5, "modules_to_save": 4.6e6, "trainable_token_indices": 4.0e5},
+        {"α (the bug)": {4: 0.3, 16: 0.6, 64: 1.3}, "α/r (LoRA)": {4: 0.08, 16: 0.04, 64: 0.02}},
+        {"int8": 0.41, "original": 0.32, "dequantized": 0.0},
+    ),
     "image": lambda: svd_plots.image_reconstructions(ls.sample_image()[::8, ::8], [1, 5, 20, 50]),
     "trainable_vs_rank": lambda: lora_plots.trainable_vs_rank(
         [1, 4, 16, 64],

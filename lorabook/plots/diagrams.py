@@ -42,6 +42,7 @@ BOOK_PLAN = [
     ),
     ("VI. Inside\nthe update", {"09_learned": "What LoRA\nlearned"}),
     ("VII. Beyond LoRA", {"10_family": "LoRA's family"}),
+    ("VIII. When it\ngoes wrong", {"11_pitfalls": "Failures,\nreproduced"}),
 ]
 
 

@@ -1,0 +1,158 @@
+"""When it goes wrong (lorabook.pitfalls): each failure reproduced with the pinned libraries, and its fix
+shown to work; the numbers for OPT-6.7B against the meta model; the source links against the installed
+files."""
+
+import importlib.metadata
+import inspect
+from pathlib import Path
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from torch import nn
+
+from lorabook import models, smollm2, standin
+from lorabook import pitfalls as P
+from lorabook.memory import parameter_groups
+
+
+@pytest.fixture(scope="module")
+def stand_in():
+    model, tokenizer = standin.load()
+    ids = tokenizer("Beautiful is better than ugly. Explicit is better than implicit.", return_tensors="pt")
+    return model, ids.input_ids
+
+
+def test_source_link_names_the_installed_version_and_the_line_that_holds_the_text():
+    from peft.utils import other
+
+    text = "param.data = param.data.to(torch.float32)"
+    link = P.source_link(other.prepare_model_for_kbit_training, text)
+    version = importlib.metadata.version("peft")
+    path, line = link.split("#L")
+    assert path == f"https://github.com/huggingface/peft/blob/v{version}/src/peft/utils/other.py"
+    assert text in Path(inspect.getsourcefile(other)).read_text().splitlines()[int(line) - 1]
+    module_link = P.source_link(torch.amp.grad_scaler, "Attempting to unscale FP16 gradients")
+    assert module_link.startswith(
+        "https://github.com/pytorch/pytorch/blob/v2.13.0/torch/amp/grad_scaler.py#L"
+    )
+    with pytest.raises(ValueError, match="contains: 'no such line' is not in the source"):
+        P.source_link(other.prepare_model_for_kbit_training, "no such line")
+    with pytest.raises(ValueError, match="obj must come from one of"):
+        P.source_link(P.caught)
+
+
+def test_peft_upcasts_every_non_quantized_parameter_and_the_manual_way_only_the_norms_and_biases(stand_in):
+    model = stand_in[0]
+    sizes = P.kbit_upcast(standin.standin_path())
+    loaded, peft_way, manual = sizes["loaded"], sizes["peft"], sizes["manual"]
+    assert "float32" not in loaded and "float16" not in peft_way
+    assert loaded["int8"] == peft_way["int8"] == manual["int8"]
+    assert peft_way["float32"] - loaded["float16"] == P.upcast_bytes(model.config)  # the formula, measured
+    one_d = sum(p.numel() for n, p in model.named_parameters() if p.ndim == 1 and "layers." in n)
+    assert manual["float32"] >= 4 * one_d and manual["float16"] > 0.9 * loaded["float16"]
+
+
+def test_the_upcast_on_opt_6_7b_is_two_more_bytes_for_each_parameter_outside_the_layers_linear_weights():
+    config = models.opt_config("opt-6.7b")
+    model = models.meta_model(config)
+    linear = sum(
+        m.weight.numel() for n, m in model.named_modules() if isinstance(m, nn.Linear) and ".layers." in n
+    )
+    assert P.upcast_bytes(config) == 2 * (sum(p.numel() for p in model.parameters()) - linear)
+    assert P.upcast_bytes(config) == 2 * parameter_groups(config).other
+
+
+def test_reentrant_checkpointing_leaves_lora_without_a_gradient_and_either_fix_gives_the_true_one():
+    result = P.reentrant_checkpoint()
+    first, second = result["reference"]  # no checkpointing
+    assert first.abs().max() > 0 and second.abs().max() > 0
+    broken = result["broken"]
+    assert broken[0] is None  # silently: the layer after the block still trains
+    torch.testing.assert_close(broken[1], second)
+    assert result["warning"] == "None of the inputs have requires_grad=True. Gradients will be None"
+    assert result["error"].startswith("RuntimeError: element 0 of tensors does not require grad")
+    for fixed in ("non-reentrant", "input needs grad"):
+        torch.testing.assert_close(result[fixed][0], first)
+        torch.testing.assert_close(result[fixed][1], second)
+
+
+def test_merging_into_int8_rounds_the_update_and_into_the_dequantized_weight_is_exact(stand_in):
+    result = P.merge_into_int8(standin.standin_path(), stand_in[1])
+    assert "rounding errors" in result["warning"]
+    assert result["dequantized"] == 0 < result["original"] and 0 < result["int8"]
+    assert result["logits change"] > 1e-2  # the merged 8-bit model answers differently
+
+
+def test_wrong_target_names_raise_and_the_model_s_own_names_work(stand_in):
+    model = stand_in[0]
+    error = P.wrong_targets(model)
+    assert error.startswith("NoMatchingPeftModuleError: Target modules")
+    assert "not found in the base model" in error
+    names = P.linear_names(model)
+    assert {"q_proj", "v_proj", "out_proj", "fc1"} <= set(names)
+    get_peft_model(models.random_model(models.tiny_opt_config()), LoraConfig(target_modules=names[:2]))
+    llama = P.linear_names(models.meta_model(smollm2.load_config()))
+    assert {"o_proj", "gate_proj"} <= set(llama) and "out_proj" not in llama
+
+
+def test_modules_to_save_saves_the_whole_embedding_and_token_indices_only_their_rows(stand_in):
+    model = stand_in[0]
+    sizes = P.saved_sizes(model, tokens=(2, 3, 4))
+    embedding = model.get_input_embeddings().weight
+    assert sizes["modules_to_save"] - sizes["LoRA"] == pytest.approx(embedding.numel() * 4, rel=0.01)
+    width = embedding.shape[1]
+    assert 3 * width * 4 <= sizes["trainable_token_indices"] - sizes["LoRA"] < 3 * width * 4 + 1024
+    opt = models.meta_model(models.opt_config("opt-6.7b"))
+    assert P.embedding_bytes(opt.config) == 2 * opt.get_input_embeddings().weight.numel()
+
+
+def test_a_tied_head_trained_as_a_copy_comes_apart_and_ensure_weight_tying_keeps_it_tied():
+    model, tokenizer = smollm2.load("fp32"), smollm2.load_tokenizer()
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    ids = tokenizer("Beautiful is better than ugly.", return_tensors="pt").input_ids
+    result = P.tied_embeddings(model, ids)
+    assert "ensure_weight_tying" in result["warning"] and "no longer tied" in result["merge warning"]
+    assert result["default"]["gap"] > 1e-3 and not result["default"]["tied after merge"]
+    assert result["ensure"] == {"gap": 0.0, "tied after merge": True}
+
+
+def test_scaling_by_alpha_grows_the_first_step_with_r_alpha_over_r_shrinks_it_rslora_holds_it():
+    steps = P.alpha_steps(ranks=(4, 16, 64))
+    growth = {name: by_r[64] / by_r[4] for name, by_r in steps.items()}
+    assert growth["α (the bug)"] > 3  # about √16 = 4
+    assert growth["α/r (LoRA)"] < 1 / 3  # about 1/4
+    assert 0.8 < growth["α/√r (rsLoRA)"] < 1.25
+    for r in (4, 16, 64):  # at one rank the three differ only by their scale s
+        ratio = steps["α (the bug)"][r] / steps["α/r (LoRA)"][r]
+        assert ratio == pytest.approx(r, rel=0.05)
+
+
+def test_fp16_adapters_fail_the_grad_scaler_and_peft_s_autocast_makes_them_fp32(stand_in):
+    model, ids = stand_in
+    result = P.fp16_adapters(model, ids)
+    refused = "ValueError: Attempting to unscale FP16 gradients."
+    assert result[False] == {"error": refused, "dtypes": ["float16"]}
+    assert result[True] == {"error": None, "dtypes": ["float32"]}
+
+
+def test_caught_returns_the_error_and_the_warnings_as_text():
+    import warnings
+
+    def fails():
+        warnings.warn("careful", UserWarning, stacklevel=2)
+        raise KeyError("x")
+
+    assert P.caught(fails) == ("KeyError: 'x'", ["careful"])
+    assert P.caught(lambda: None) == (None, [])
+
+
+def test_the_chapter_links_each_cause_to_its_line_in_the_installed_libraries():
+    """The addresses typed in the chapter are the pinned lines: a new pin that moves a line fails here."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "chapters" / "11_pitfalls.md").read_text()
+    linked = set(re.findall(r"\]\((https://github\.com/[^)]+/blob/[^)]+)\)", text))
+    assert linked == {P.pinned_source(name) for name in P.SOURCES}
+    with pytest.raises(ValueError, match="name must be one of"):
+        P.pinned_source("nothing")
