@@ -961,12 +961,12 @@ GLUE_TESTS = [
     (
         r"ch11_merge_\w+",
         [
-            "test_pitfalls.py::test_merging_into_int8_rounds_the_update_and_into_the_dequantized_weight_is_exact"
+            "test_pitfalls.py::test_merging_into_int8_or_the_original_moves_the_logits_and_into_the_dequantized_copy_does_not"
         ],
         "the three merges against the trained weights",
     ),
     (
-        r"ch11_(opt|llama)_names",
+        r"ch11_(opt|llama)_names|ch11_partial",
         ["test_pitfalls.py::test_wrong_target_names_raise_and_the_model_s_own_names_work"],
         "the error, and the names that work, on OPT and Llama",
     ),
@@ -998,7 +998,9 @@ GLUE_TESTS = [
     ),
     (
         r"ch11_fp16_\w+",
-        ["test_pitfalls.py::test_fp16_adapters_fail_the_grad_scaler_and_peft_s_autocast_makes_them_fp32"],
+        [
+            "test_pitfalls.py::test_fp16_adapters_fail_the_grad_scaler_peft_s_autocast_fixes_lora_but_not_a_module_to_save"
+        ],
         "the scaler's refusal and peft's fp32 adapters",
     ),
 ]

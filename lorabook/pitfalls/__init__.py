@@ -12,15 +12,18 @@ from .adapter import (
     embedding_bytes,
     fp16_adapters,
     linear_names,
+    partial_targets,
     saved_sizes,
     tied_embeddings,
     wrong_targets,
 )
-from .base import kbit_upcast, merge_into_int8, reentrant_checkpoint, upcast_bytes
+from .base import as_trained, kbit_upcast, merge_into_int8, reentrant_checkpoint, upcast_bytes
 from .common import SOURCES, TARGETS, bytes_by_dtype, caught, load_8bit, pinned_source, source_link
 
 __all__ = [
     "SOURCES",
+    "as_trained",
+    "partial_targets",
     "pinned_source",
     "TARGETS",
     "alpha_steps",

@@ -23,10 +23,21 @@ def linear_names(model) -> list[str]:
 
 def wrong_targets(model, targets=("query", "value")) -> str:
     """The error peft raises for target names the model does not have (BERT's, on a decoder)."""
+    return partial_targets(model, targets)[0]
+
+
+def partial_targets(model, targets=("q_proj", "query", "value")) -> tuple[str | None, list[str]]:
+    """(peft's error, the last names of the layers it adapted) for `targets`: when one name matches, the
+    others are dropped without a word."""
     from peft import LoraConfig, get_peft_model
 
-    error, _ = caught(lambda: get_peft_model(copy.deepcopy(model), LoraConfig(target_modules=list(targets))))
-    return error
+    made = {}
+    config = LoraConfig(target_modules=list(targets))
+    error, _ = caught(lambda: made.setdefault("model", get_peft_model(copy.deepcopy(model), config)))
+    if error is not None:
+        return error, []
+    adapted = {n.rsplit(".", 1)[-1] for n, m in made["model"].named_modules() if hasattr(m, "lora_A")}
+    return None, sorted(adapted)
 
 
 # ---------------------------------------------------------------------------- 5. modules_to_save
@@ -141,20 +152,24 @@ def alpha_steps(
 # ---------------------------------------------------------------------------- 8. adapters in fp16
 
 
+FP16_CASES = {  # name: (autocast_adapter_dtype, modules_to_save)
+    "fp16 adapters": (False, None),
+    "peft's default": (True, None),
+    "default, lm_head trained": (True, ["lm_head"]),
+}
+
+
 def fp16_adapters(model, ids) -> dict:
-    """One mixed-precision step (a GradScaler, fp16 autocast) of LoRA on an fp16 base: with peft's
-    autocast_adapter_dtype=False the adapters are fp16 too and the scaler refuses their gradients; with the
-    default (True) peft makes them fp32 and the step runs. Returns each setting's error (None: it ran) and
-    the adapters' dtypes."""
+    """One mixed-precision step (a GradScaler, fp16 autocast) of LoRA on an fp16 base, for each of FP16_CASES:
+    with autocast_adapter_dtype=False the adapters are fp16 and the scaler refuses their gradients; with the
+    default (True) peft makes LoRA's factors fp32 and the step runs, but a module_to_save's copy stays fp16
+    and the scaler refuses it again. Returns each case's error (None: it ran) and its trainable dtypes."""
     from peft import LoraConfig, get_peft_model
 
     out = {}
-    for autocast in (False, True):
-        tuned = get_peft_model(
-            copy.deepcopy(model).half(),
-            LoraConfig(r=4, target_modules=list(TARGETS)),
-            autocast_adapter_dtype=autocast,
-        ).train()
+    for case, (autocast, to_save) in FP16_CASES.items():
+        config = LoraConfig(r=4, target_modules=list(TARGETS), modules_to_save=to_save)
+        tuned = get_peft_model(copy.deepcopy(model).half(), config, autocast_adapter_dtype=autocast).train()
         params = [p for p in tuned.parameters() if p.requires_grad]
         optimizer, scaler = torch.optim.AdamW(params, lr=1e-3), torch.amp.GradScaler("cpu")
 
@@ -167,8 +182,5 @@ def fp16_adapters(model, ids) -> dict:
             scaler.update()
 
         error, _ = caught(step)
-        out[autocast] = {
-            "error": error,
-            "dtypes": sorted({str(p.dtype).removeprefix("torch.") for p in params}),
-        }
+        out[case] = {"error": error, "dtypes": sorted({str(p.dtype).removeprefix("torch.") for p in params})}
     return out

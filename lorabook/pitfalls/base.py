@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
+import copy
 
 import torch
 from torch import nn
 
-from ..seed import SEED
-from .common import TARGETS, bytes_by_dtype, caught, load_8bit
+from .common import bytes_by_dtype, caught, load_8bit
 
 # ---------------------------------------------------------------------------- 1. the fp32 upcast
 
@@ -78,43 +77,55 @@ def reentrant_checkpoint(d: int = 16, r: int = 4, seed: int = 0) -> dict:
 # ---------------------------------------------------------------------------- 3. merging into int8
 
 
+def as_trained(model):
+    """Every Linear8bitLt of `model` in training mode: on CPU that multiplies by the dequantized weight W_q in
+    float, as training did (in eval mode bitsandbytes runs LLM.int8(), quantizing the activations too)."""
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear8bitLt):
+            module.train()
+    return model
+
+
 @torch.no_grad()
-def merge_into_int8(path, ids, seed: int = 0) -> dict:
-    """An adapter (peft's init_lora_weights=False: B not zero) on an 8-bit base, merged three ways.
+def merge_into_int8(ids, run_id: str = "qv-r16-int8") -> dict:
+    """A LoRA adapter trained on the 8-bit stand-in (a shipped run of "What LoRA learned"), merged three ways,
+    each against the model that trained, W_q + ΔW with W_q the dequantized int8 weight.
 
-    The model trained is W_q + ΔW, W_q the dequantized int8 weight. Merging into the 8-bit layer rounds the
-    sum to int8 again; merging into the original float weights W0 adds the quantization error W0 − W_q;
-    merging into a float copy of W_q is exact. Returns the Frobenius error of each against W_q + ΔW over the
-    adapted layers, ‖ΔW‖ for scale, peft's warning, and the largest change in the 8-bit model's logits.
+    Merging into the 8-bit layer rounds W_q + ΔW to int8 again; merging into the original float weights W0
+    puts back the quantization error W0 − W_q of every layer, which the adapter was trained around; merging
+    into a float copy of W_q leaves only float rounding. Returns the largest change in the logits of `ids`
+    for each, peft's warning, and ‖ΔW‖ (Frobenius, over the adapted layers).
     """
-    from peft import LoraConfig, get_peft_model
+    import bitsandbytes as bnb
+    from peft import PeftModel
 
+    from .. import learned
     from ..bnb import dequantized_weight
+    from ..delta import update_norm
     from ..standin import load
 
-    torch.manual_seed(seed)
-    config = LoraConfig(
-        r=SEED.r, lora_alpha=SEED.lora_alpha, target_modules=list(TARGETS), init_lora_weights=False
-    )
-    model = get_peft_model(load_8bit(path, torch.float32), config).eval()
-    before = model(input_ids=ids).logits
-    layers = {n: m for n, m in model.base_model.model.named_modules() if hasattr(m, "get_delta_weight")}
-    deltas = {n: m.get_delta_weight("default") for n, m in layers.items()}
-    trained = {n: dequantized_weight(m.base_layer).T + deltas[n] for n, m in layers.items()}  # bnb's: h × o
-    delta = math.sqrt(sum(d.square().sum().item() for d in deltas.values()))
-    original = dict(load(path)[0].named_modules())
-    _, seen = caught(lambda: model.merge_and_unload())
-    merged = dict(model.base_model.model.named_modules())
-    after = model.base_model.model(input_ids=ids).logits
+    base = load()[0]
+    folder = learned.SHIPPED / run_id
+    trained = as_trained(learned.load(run_id, base))
+    reference = trained(input_ids=ids).logits
+    delta = update_norm({n: m.get_delta_weight("default") for n, m in _lora_layers(trained)})
 
-    def error(weights):
-        return math.sqrt(sum((weights[n] - trained[n]).square().sum().item() for n in trained))
-
-    return {
-        "warning": seen[0],
-        "logits change": (after - before).abs().max().item(),
-        "int8": error({n: dequantized_weight(merged[n]).T for n in trained}),
-        "original": error({n: original[n].weight + deltas[n] for n in trained}),
-        "dequantized": error(trained),
-        "delta": delta,
+    dequantized = copy.deepcopy(base)
+    for name, module in trained.base_model.model.named_modules():
+        if isinstance(module, bnb.nn.Linear8bitLt):
+            weight = dequantized.get_submodule(name.removesuffix(".base_layer")).weight
+            weight.copy_(dequantized_weight(module).T)  # bitsandbytes' is h × o
+    merges = {
+        "original": PeftModel.from_pretrained(copy.deepcopy(base), folder).merge_and_unload(),
+        "dequantized": PeftModel.from_pretrained(dequantized, folder).merge_and_unload(),
     }
+    _, seen = caught(lambda: merges.setdefault("int8", as_trained(trained.merge_and_unload())))
+    change = {k: (m.eval() if k != "int8" else m)(input_ids=ids).logits for k, m in merges.items()}
+    out = {k: (logits - reference).abs().max().item() for k, logits in change.items()}
+    return {**out, "warning": seen[0], "delta": delta}
+
+
+def _lora_layers(model):
+    return [(n, m) for n, m in model.named_modules() if hasattr(m, "get_delta_weight")]

@@ -44,7 +44,12 @@ def source_link(obj, contains: str | None = None) -> str:
 # Where each failure comes from, in the pinned libraries: (module, the text of the line)
 SOURCES = {
     "upcast": ("peft.utils.other", "param.data = param.data.to(torch.float32)"),
-    "reentrant": ("torch.utils.checkpoint", "None of the inputs have requires_grad=True"),
+    "reentrant": ("torch.utils.checkpoint", "class CheckpointFunction(torch.autograd.Function)"),
+    "reentrant warning": ("torch.utils.checkpoint", "None of the inputs have requires_grad=True"),
+    "non-reentrant default": (
+        "transformers.modeling_utils",
+        'activation_checkpointing_kwargs = {"use_reentrant": False}',
+    ),
     "input grads": ("transformers.modeling_utils", "self.enable_input_require_grads()"),
     "merge int8": ("peft.tuners.lora.bnb", "Merge lora module to 8-bit linear may get different generations"),
     "targets": ("peft.tuners.tuners_utils", "not found in the base model"),
@@ -54,7 +59,7 @@ SOURCES = {
     "unscale": ("torch.amp.grad_scaler", "Attempting to unscale FP16 gradients"),
     "autocast": (
         "peft.tuners.tuners_utils",
-        "submodule[adapter_name] = submodule[adapter_name].to(torch.float32)",
+        "nn.Parameter(param.data.to(torch.float32), requires_grad=param.requires_grad)",
     ),
 }
 

@@ -15,8 +15,8 @@ MB = 1e6
 @styled
 def symptoms(upcast: dict, sizes: dict, steps: dict, merge: dict):
     """Four panels: parameter bytes by dtype as loaded and after each preparation (kbit_upcast); the saved
-    adapter's size (saved_sizes); ‖ΔW‖ after one step against r per scaling (alpha_steps); and the error of
-    each way of merging into an 8-bit base, against the trained model (merge_into_int8)."""
+    adapter's size (saved_sizes); ‖ΔW‖ after one step against r per scaling (alpha_steps); and, for each way
+    of merging into an 8-bit base, how far the logits move from the trained model's (merge_into_int8)."""
     fig, axes = plt.subplots(2, 2, figsize=(6.4, 5.8))
     ax = axes[0, 0]
     names = {"loaded": "as loaded", "peft": "peft's\nprepare", "manual": "norms and\nbiases only"}
@@ -62,9 +62,9 @@ def symptoms(upcast: dict, sizes: dict, steps: dict, merge: dict):
 
     ax = axes[1, 1]
     ways = {"int8": "into\nint8", "original": "into the\noriginal", "dequantized": "into the\ndequantized"}
-    errors = [merge[k] for k in ways]
-    bars = ax.bar(list(ways.values()), errors, color=PALETTE["orange"], width=0.6)
-    label_bars(ax, bars, "{:.2f}", fontsize=9)
-    ax.set(ylabel="‖merged − trained‖ (Frobenius)", ylim=(0, 1.3 * max(errors)))
+    changes = [merge[k] for k in ways]
+    bars = ax.bar(list(ways.values()), changes, color=PALETTE["orange"], width=0.6)
+    label_bars(ax, bars, "{:.2g}", fontsize=9)
+    ax.set(yscale="log", ylabel="largest change in a logit", ylim=(min(changes) / 3, max(changes) * 5))
     ax.set_title("merging into an 8-bit base", loc="left")
     return fig
