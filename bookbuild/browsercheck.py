@@ -8,7 +8,9 @@ MathJax errors left), images that did not load or whose alt text is a file name,
 MIN_TEXT_PX, a page that scrolls sideways, code, outputs, tables or figures wider than the column outside a
 scrolling box that says so, raw Markdown or MyST in the prose, empty output cells, headings with two
 numbers, output cells that show stderr, console errors (exceptions, failed requests), internal links whose
-file or anchor is missing, and the page's height; it saves a full-page screenshot of each (page.png at
+file or anchor is missing, a page heavier than MAX_PAGE_BYTES or asking another host for anything, an
+interactive figure (lorabook.widgets) that a real arrow key does not move to its next frame within
+MAX_RESPONSE_MS, and the page's height; it saves a full-page screenshot of each (page.png at
 1280 px, page@phone.png at 390 px). Exit status 1 when any page has a problem. It needs a `chromium`
 (Debian's package) and talks to it through tornado's websocket client, which the book's toolchain installs.
 """
@@ -36,7 +38,7 @@ COLLECT = r"""(() => {
   const raw = maths.filter(m => !m.querySelector('mjx-container') && /\\\(|\\\[|\$/.test(m.textContent));
   const imgs = [...document.querySelectorAll('article img, main img')].map(i => ({
     src: i.getAttribute('src'), width: i.naturalWidth, alt: (i.getAttribute('alt') || '').trim(),
-    shown: i.getBoundingClientRect().width}));
+    shown: i.getBoundingClientRect().width, widget: !!i.closest('figure.lorabook-widget')}));
   const links = [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));
   if (window.lorabookMarkScrolling) window.lorabookMarkScrolling();
   const article = document.querySelector('article') || document.body;
@@ -88,6 +90,27 @@ COLLECT = r"""(() => {
   };
 })()"""
 
+# The page's weight (every file it loaded, by its encoded size, so a cached file still counts) and any host
+# other than the book's own that it asked for.
+WEIGHT = r"""(() => {
+  const entries = ['navigation', 'resource'].flatMap(t => performance.getEntriesByType(t));
+  return {bytes: entries.reduce((n, e) => n + (e.encodedBodySize || 0), 0),
+          hosts: [...new Set(entries.map(e => new URL(e.name).host))]};
+})()"""
+
+# Each interactive figure (lorabook.widgets): its frames as the page holds them, and what it shows now.
+WIDGETS = r"""(() => [...document.querySelectorAll('figure.lorabook-widget')].map(f => {
+  const data = JSON.parse(f.querySelector('script.lorabook-widget-data').textContent);
+  const rows = [...f.querySelectorAll('dl.lorabook-widget-readout dt')].map(dt =>
+    [dt.textContent, dt.nextElementSibling.textContent]);
+  const src = f.querySelector('img.lorabook-widget-image').getAttribute('src');
+  return {live: f.classList.contains('lorabook-widget-live'), frame: Number(f.dataset.frame),
+          n: data.values.length, start: data.start, readouts: data.readouts, shown: Object.fromEntries(rows),
+          image: src === data.images[f.dataset.frame]};
+}))()"""
+MAX_PAGE_BYTES = 3_000_000  # a page and everything it loads
+MAX_RESPONSE_MS = 50  # from a key press on a widget's slider to its new frame on screen
+
 MATHJAX_DONE = """(async () => {
   for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
     await new Promise(r => setTimeout(r, 50));
@@ -133,7 +156,9 @@ def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[st
     for img in found["images"]:
         name = Path(urlparse(img["src"] or "").path).name
         if img["width"] == 0:
-            out.append(f"image did not load: {img['src']}")
+            out.append(f"image did not load: {(img['src'] or '')[:80]}")
+        if img.get("widget"):  # a widget's frame: a picture with no text, in the page itself
+            continue
         if not img["alt"] or img["alt"] == name or re.fullmatch(r"[\w./-]+\.(png|svg|jpe?g|gif)", img["alt"]):
             out.append(f"image without real alt text: {img['src']} (alt {img['alt']!r})")
         file = site / unquote(urlparse(urljoin("http://site/" + page, img["src"] or "")).path.lstrip("/"))
@@ -155,6 +180,17 @@ def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[st
         out.append(f"{found['empty']} empty output cells")
     out += [f"heading with two numbers: {h!r}" for h in found["heads"]]
     out += [f"console error: {e}" for e in errors]
+    weight = found.get("weight", {"bytes": 0, "hosts": []})
+    if weight["bytes"] > MAX_PAGE_BYTES:
+        out.append(f"the page loads {weight['bytes']:,} bytes > {MAX_PAGE_BYTES:,}")
+    out += [f"a request to another host: {h}" for h in weight["hosts"] if h != found.get("host")]
+    for k, w in enumerate(found.get("widgets", [])):
+        if not w["moved"]:
+            out.append(f"widget {k + 1}: the arrow key did not show the next frame ({w['detail']})")
+        elif w["ms"] > MAX_RESPONSE_MS:
+            out.append(
+                f"widget {k + 1}: {w['ms']:.0f} ms from the key press to the frame > {MAX_RESPONSE_MS} ms"
+            )
     for href in found["links"]:
         target = urlparse(urljoin("http://site/" + page, href))
         if target.netloc != "site":
@@ -164,6 +200,40 @@ def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[st
             out.append(f"broken link: {href}")
         elif target.fragment and path in ids and target.fragment not in ids[path]:
             out.append(f"broken anchor: {href}")
+    return out
+
+
+async def drive_widgets(browser) -> list[dict]:
+    """Move each interactive figure one step with a real key press (ArrowRight on its focused slider) and
+    check that it shows the next frame: its picture and its readout as the page holds them. Returns, per
+    widget, whether it moved and how long the frame took to show (ms, measured by the page's script)."""
+    out = []
+    for k, before in enumerate(await browser.evaluate(WIDGETS)):
+        if not before["live"]:
+            out.append({"moved": False, "ms": 0.0, "detail": "its script did not start"})
+            continue
+        step = 1 if before["frame"] < before["n"] - 1 else -1
+        key = {1: ("ArrowRight", 39), -1: ("ArrowLeft", 37)}[step]
+        await browser.evaluate(
+            f"document.querySelectorAll('figure.lorabook-widget')[{k}].querySelector('input').focus()"
+        )
+        await browser.evaluate("window.lorabookWidgetTimes = []")
+        for kind in ("rawKeyDown", "keyUp"):
+            await browser.call(
+                "Input.dispatchKeyEvent",
+                session=True,
+                type=kind,
+                key=key[0],
+                code=key[0],
+                windowsVirtualKeyCode=key[1],
+            )
+        await asyncio.sleep(0.2)
+        after = (await browser.evaluate(WIDGETS))[k]
+        times = await browser.evaluate("window.lorabookWidgetTimes")
+        want = before["frame"] + step
+        moved = after["frame"] == want and after["image"] and after["shown"] == after["readouts"][want]
+        detail = f"frame {before['frame']} -> {after['frame']}, wanted {want}"
+        out.append({"moved": bool(moved), "ms": max(times or [float("inf")]), "detail": detail})
     return out
 
 
@@ -189,6 +259,9 @@ async def _check(site: Path, pages: list[str], shots: Path | None, executable: s
                 await browser.evaluate(MATHJAX_DONE)
                 await asyncio.sleep(0.3)  # late console messages, and lorabook.js marking scrolling boxes
                 found = await browser.evaluate(COLLECT)
+                found["weight"] = await browser.evaluate(WEIGHT)
+                found["host"] = urlparse(base).netloc
+                found["widgets"] = await drive_widgets(browser)
                 ids[page] = set(found["ids"])
                 errors = browser.console_errors() + [f"not found on the server: {p}" for p in _Quiet.missing]
                 if shots is not None:

@@ -170,12 +170,13 @@ def measured_bits_per_parameter(packed: torch.Tensor, state) -> float:
 # ---------------------------------------------------------------------------- bitsandbytes, for comparison
 
 
-def bnb_quantize(x, quant_type: str = "nf4", double_quant: bool = False):
-    """bitsandbytes' quantize_4bit on CPU, block 64: (packed uint8 codes, QuantState)."""
+def bnb_quantize(x, quant_type: str = "nf4", double_quant: bool = False, block: int = BLOCK):
+    """bitsandbytes' quantize_4bit on CPU, blocks of `block` (64, QLoRA's, by default): (packed uint8 codes,
+    QuantState)."""
     import bitsandbytes.functional as bnbf
 
     x = torch.as_tensor(_as_float32(x))
-    return bnbf.quantize_4bit(x, blocksize=BLOCK, quant_type=quant_type, compress_statistics=double_quant)
+    return bnbf.quantize_4bit(x, blocksize=block, quant_type=quant_type, compress_statistics=double_quant)
 
 
 def bnb_dequantize(packed, state) -> np.ndarray:

@@ -121,7 +121,7 @@ GLUE_TESTS = [
     ),
     (r"ch3_cliff", ["test_svd.py::test_structured_matrix_has_a_cliff_at_r_and_gaussian_has_none"], ""),
     (
-        r"ch3_(m|n|r_true|ks|rivals|draws|gd_steps|image_p|lo|hi|img_m|img_n|img_k)",
+        r"ch3_(m|n|r_true|ks|rivals|draws|gd_steps|image_p|lo|hi|img_m|img_n|img_k|w_m|w_n)",
         ECHO,
         "ECHO: sizes, levels",
     ),
