@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import re
 import sys
 import time
@@ -90,11 +91,12 @@ COLLECT = r"""(() => {
   };
 })()"""
 
-# The page's weight (every file it loaded, by its encoded size, so a cached file still counts) and any host
-# other than the book's own that it asked for.
+# Every file the page loaded (a cached one too), and any host other than the book's own that it asked for.
+# Its weight is what a static host that compresses (gzip) sends: the loopback server here sends files as
+# they are, so `weight` compresses each file of the site as such a host would.
 WEIGHT = r"""(() => {
   const entries = ['navigation', 'resource'].flatMap(t => performance.getEntriesByType(t));
-  return {bytes: entries.reduce((n, e) => n + (e.encodedBodySize || 0), 0),
+  return {files: [...new Set(entries.map(e => new URL(e.name).pathname))],
           hosts: [...new Set(entries.map(e => new URL(e.name).host))]};
 })()"""
 
@@ -182,7 +184,7 @@ def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[st
     out += [f"console error: {e}" for e in errors]
     weight = found.get("weight", {"bytes": 0, "hosts": []})
     if weight["bytes"] > MAX_PAGE_BYTES:
-        out.append(f"the page loads {weight['bytes']:,} bytes > {MAX_PAGE_BYTES:,}")
+        out.append(f"the page loads {weight['bytes']:,} bytes (compressed) > {MAX_PAGE_BYTES:,}")
     out += [f"a request to another host: {h}" for h in weight["hosts"] if h != found.get("host")]
     for k, w in enumerate(found.get("widgets", [])):
         if not w["moved"]:
@@ -201,6 +203,18 @@ def problems(page: str, found: dict, errors: list[str], site: Path, ids: dict[st
         elif target.fragment and path in ids and target.fragment not in ids[path]:
             out.append(f"broken anchor: {href}")
     return out
+
+
+def weight(site: Path, loaded: dict) -> dict:
+    """{"bytes": the loaded files' total once gzip-compressed (level 6), "hosts": the hosts asked}."""
+    total = 0
+    for path in loaded["files"]:
+        file = site / unquote(path).lstrip("/")
+        if file.is_dir():
+            file = file / "index.html"
+        if file.is_file():
+            total += len(gzip.compress(file.read_bytes(), 6))
+    return {"bytes": total, "hosts": loaded["hosts"]}
 
 
 async def drive_widgets(browser) -> list[dict]:
@@ -259,7 +273,7 @@ async def _check(site: Path, pages: list[str], shots: Path | None, executable: s
                 await browser.evaluate(MATHJAX_DONE)
                 await asyncio.sleep(0.3)  # late console messages, and lorabook.js marking scrolling boxes
                 found = await browser.evaluate(COLLECT)
-                found["weight"] = await browser.evaluate(WEIGHT)
+                found["weight"] = weight(site, await browser.evaluate(WEIGHT))
                 found["host"] = urlparse(base).netloc
                 found["widgets"] = await drive_widgets(browser)
                 ids[page] = set(found["ids"])
@@ -314,8 +328,9 @@ def main(argv=None) -> int:
                 f"{page} ({DEVICES[device][0]} px): {f['height']:,} px high, "
                 f"math {f['typeset']}/{f['math']}, {len(f['images'])} images"
                 + (f" (smallest text {f['figure_px']:.1f} px)" if "figure_px" in f else "")
-                + ", "
-                f"{len(seen['problems'])} problems"
+                + f", {f['weight']['bytes'] / 1e6:.2f} MB compressed"
+                + "".join(f", widget {k + 1} {w['ms']:.0f} ms" for k, w in enumerate(f["widgets"]))
+                + f", {len(seen['problems'])} problems"
             )
             for p in seen["problems"]:
                 print(f"    {p}")

@@ -31,6 +31,7 @@ class Frames:
     alt: str
     start: int = 0
     caption: str = field(default="")
+    width: str = "100%"  # the picture's width on the page (CSS), at most the column's
 
     def __post_init__(self):
         n = len(self.values)
@@ -61,7 +62,8 @@ class Frames:
         return (
             '<figure class="lorabook-widget">'
             f'<script type="application/json" class="lorabook-widget-data">{payload}</script>'
-            f'<img class="lorabook-widget-image" src="{png_uri(self.images[i])}" alt="{esc(self.alt)}">'
+            f'<img class="lorabook-widget-image" src="{png_uri(self.images[i])}" alt="{esc(self.alt)}"'
+            f' style="width: {esc(self.width)}">'
             f'<p class="lorabook-widget-position">{esc(self.name)} = {esc(str(self.values[i]))}</p>'
             f'<dl class="lorabook-widget-readout">{rows}</dl>{caption}</figure>'
         )
@@ -131,6 +133,7 @@ def svd_rank(image, ranks, start: int | None = None) -> Frames:
         images=images,
         readouts=readouts,
         alt="The photograph rebuilt from its first r singular triplets; a slider sets r.",
+        width="24em",
         start=len(ranks) // 2 if start is None else start,
     )
 
