@@ -416,7 +416,12 @@ GLUE_TESTS = [
         "CITED: QLoRA",
     ),
     (
-        r"ch7b_(block|n_values|deq_gap)",
+        r"ch7b_(block|block2|absmax_bits)",
+        ["test_nf4.py::test_the_block_sizes_are_qlora_s_and_bitsandbytes_defaults"],
+        "QLoRA's block sizes",
+    ),
+    (
+        r"ch7b_(n_values|deq_gap)",
         [
             "test_nf4.py::test_blockwise_codes_and_absmax_equal_bitsandbytes",
             "test_nf4.py::test_quantization_is_idempotent_and_exact_on_levels",
@@ -442,7 +447,7 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch7b_(block2|big_rows|big_cols|bits|bits_dq|dq_saving|dq_error|opt_saving_gb|nf4_bits|absmax_bits)",
+        r"ch7b_(big_rows|big_cols|bits|bits_dq|dq_saving|dq_error|opt_saving_gb|nf4_bits)",
         ["test_nf4.py::test_bits_per_parameter_match_bitsandbytes_tensors"],
         "bits per parameter",
     ),

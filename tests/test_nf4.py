@@ -56,6 +56,20 @@ def test_quantization_is_idempotent_and_exact_on_levels():
     np.testing.assert_array_equal(again.absmax, q.absmax)
 
 
+def test_the_block_sizes_are_qlora_s_and_bitsandbytes_defaults():
+    import inspect
+
+    import bitsandbytes.functional as bnbf
+
+    # QLoRA (Dettmers et al. 2023, section 3): blocks of 64 weights, and of 256 absmax values when
+    # double-quantized
+    assert (N.BLOCK, N.BLOCK2) == (64, 256)
+    assert inspect.signature(bnbf.quantize_4bit).parameters["blocksize"].default in (None, N.BLOCK)
+    _, state = bnbf.quantize_4bit(_x(4, 1024, seed=5), compress_statistics=True)  # bitsandbytes' defaults
+    assert (state.blocksize, state.state2.blocksize) == (N.BLOCK, N.BLOCK2)
+    assert N.bits_per_parameter(False) == 4 + 32 / N.BLOCK  # the fp32 absmax of every block
+
+
 def test_bits_per_parameter_match_bitsandbytes_tensors():
     x = _x(256, 64 * 256, seed=5)  # whole blocks of both levels, so the count is exact
     for dq, expected in ((False, 4.5), (True, 4 + 8 / 64 + 32 / (64 * 256))):
