@@ -30,6 +30,7 @@
         window.lorabookWidgetTimes.push(performance.now() - start);
       });
     };
+    input.setAttribute("aria-valuetext", position.textContent);
     input.addEventListener("input", () => show(Number(input.value)));
     position.before(input);
     figure.classList.add("lorabook-widget-live");

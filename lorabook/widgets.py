@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import check_int
+from .bitflip import bit_flipper  # noqa: F401  (2. the bit flipper of ch 6: buttons, not frames)
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Frames:
     def _repr_html_(self) -> str:
         i, esc = self.start, html.escape
         rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in self.readouts[i].items())
-        payload = json.dumps(self.data()).replace("</", "<\\/")  # no "</script>" inside the script
+        payload = json.dumps(self.data()).replace("<", "\\u003c")  # nothing in it can close the script
         caption = f"<figcaption>{esc(self.caption)}</figcaption>" if self.caption else ""
         return (
             '<figure class="lorabook-widget">'
@@ -117,13 +118,16 @@ def svd_rank(image, ranks, start: int | None = None) -> Frames:
         approx = ls.low_rank_approximation(image, r)
         error = float(np.linalg.norm(image - approx))
         bound = float(np.sqrt(np.sum(S[r:] ** 2)))
+        stored = r * (sum(image.shape) + 1)  # r columns of U and of V, and r singular values
         images.append(gray_png(approx, lo, hi))
         readouts.append(
             {
-                "‖A − A_r‖_F": f"{error:.4g}",
+                # at full rank A_r is A: the error left is floating-point rounding, the bound exactly 0
+                "‖A − A_r‖_F": f"{error:.4g}" + (" (rounding: A_r = A)" if r >= len(S) else ""),
                 "bound √(σ²ᵣ₊₁ + … + σ²ₚ)": f"{bound:.4g}",
                 "relative error": f"{error / np.linalg.norm(image):.3f}",
-                "numbers stored": f"{r * (sum(image.shape) + 1):,} of {image.size:,}",
+                "numbers stored, r·(m + n + 1)": f"{stored:,} of the image's {image.size:,}"
+                + (" (more than the image)" if stored > image.size else ""),
             }
         )
     ranks = list(ranks)
@@ -202,7 +206,7 @@ def int8_threshold(X, W, taus=(1, 2, 3, 4, 6, 8, 16, 32, 64, 128)) -> Frames:
         images.append(figure_png(wplots.threshold_frame(peaks, tau)))
         readouts.append(
             {
-                "dimensions in fp16": f"{len(result.outlier_cols)} of {X.shape[1]:,}",
+                "dimensions in fp16": f"{len(result.outlier_cols):,} of {X.shape[1]:,}",
                 "multiply-adds in int8": f"{100 * result.int8_fraction:.2f}%",
                 "relative error, LLM.int8()": f"{Q.relative_error(result.out, exact):.3g}",
                 "relative error, vector-wise int8 alone": f"{plain:.3g}",

@@ -31,9 +31,16 @@ def test_each_svd_frame_shows_the_error_and_the_eckart_young_bound_numpy_compute
     U, s, Vt = np.linalg.svd(image, full_matrices=False)
     for r, readout in zip(widget.values, widget.readouts):
         approx = (U[:, :r] * s[:r]) @ Vt[:r]
-        assert readout["‖A − A_r‖_F"] == f"{np.linalg.norm(image - approx):.4g}"
+        assert readout["‖A − A_r‖_F"].split(" (")[0] == f"{np.linalg.norm(image - approx):.4g}"
         assert readout["bound √(σ²ᵣ₊₁ + … + σ²ₚ)"] == f"{np.sqrt(np.sum(S[r:] ** 2)):.4g}"
-        assert readout["numbers stored"].startswith(f"{r * (sum(image.shape) + 1):,} of")
+        stored = r * (sum(image.shape) + 1)
+        assert readout["numbers stored, r·(m + n + 1)"].startswith(
+            f"{stored:,} of the image's {image.size:,}"
+        )
+        assert ("more than the image" in readout["numbers stored, r·(m + n + 1)"]) == (stored > image.size)
+    full = W.svd_rank(image, [1, min(image.shape)])  # at full rank only rounding is left, and it says so
+    assert full.readouts[1]["‖A − A_r‖_F"].endswith("(rounding: A_r = A)")
+    assert float(full.readouts[1]["‖A − A_r‖_F"].split(" (")[0]) < 1e-9 * np.linalg.norm(image)
 
 
 def test_the_html_is_a_still_of_the_starting_frame_and_carries_every_frame(svd_widget):
@@ -84,7 +91,7 @@ def test_a_widget_whose_script_never_runs_is_a_problem(svd_widget, tmp_path):
         f"<!doctype html><html><body><article>{widget._repr_html_()}</article></body></html>"
     )
     problems = B.check(tmp_path, pages=["index.html"])["index.html"]["laptop"]["problems"]
-    assert any("did not show the next frame (its script did not start)" in p for p in problems)
+    assert any("did not show what it should (its script did not start)" in p for p in problems)
 
 
 def test_each_nf4_frame_is_the_library_s_error_bitsandbytes_double_quantized_error_and_the_stored_bits():
@@ -114,7 +121,7 @@ def test_each_threshold_frame_counts_the_dimensions_numpy_finds_and_is_the_libra
     exact = X.double() @ Wt.double()
     for tau, readout in zip(widget.values, widget.readouts):
         n = int((np.abs(X.numpy()) >= tau).any(axis=0).sum())
-        assert readout["dimensions in fp16"] == f"{n} of 64"
+        assert readout["dimensions in fp16"] == f"{n:,} of 64"
         assert readout["multiply-adds in int8"] == f"{100 * (1 - n / 64):.2f}%"
         error = Q.relative_error(Q.llm_int8_matmul(X, Wt, threshold=tau).out, exact)
         assert readout["relative error, LLM.int8()"] == f"{error:.3g}"
