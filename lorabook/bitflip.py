@@ -21,19 +21,30 @@ from . import formats as fm
 FIELDS = ("sign", "exponent", "mantissa")
 
 
+ERROR = "rounding error, x − value"
+CAPTION = (
+    "Each format's bits. Click a bit to flip it (or Tab to a format, move along its bits with the arrow keys "
+    "and press Space); type a number to see it rounded to nearest, ties to even, in every format. The page "
+    "computes this with the rules of lorabook.formats."
+)
+
+
 def formula(f: fm.Fields) -> str:
-    """How the fields make the value, in the chapter's notation: (-1)^s · 2^(E - bias) · (1 + M/2^t)."""
-    fmt = f.fmt
-    if f.kind in ("inf", "nan"):
-        return {"inf": "E all ones, M = 0: infinity", "nan": "not a number (NaN)"}[f.kind]
+    """How the fields make the value, in the chapter's notation: (−1)^s · 2^(E − bias) · (1 + M/2^t)."""
+    fmt, t = f.fmt, f.fmt.mantissa_bits
+    if f.kind == "inf":
+        return f"E all ones, M = 0: {'−' if f.sign else '+'}infinity"
+    if f.kind == "nan":
+        return "not a number (NaN)"
     if f.kind == "normal":
-        return f"(−1)^{f.sign} · 2^({f.exponent} − {fmt.bias}) · (1 + {f.mantissa}/{2**fmt.mantissa_bits})"
-    return f"(−1)^{f.sign} · 2^(1 − {fmt.bias}) · ({f.mantissa}/{2**fmt.mantissa_bits})"  # zero, subnormal
+        return f"(−1)^{f.sign} · 2^({f.exponent} − {fmt.bias}) · (1 + {f.mantissa}/2^{t})"
+    return f"(−1)^{f.sign} · 2^(1 − {fmt.bias}) · ({f.mantissa}/2^{t})"  # zero, subnormal
 
 
 def readout(f: fm.Fields, x: float | None = None) -> dict[str, str]:
     """What the figure says of one format's bits: the value, fields, formula, class, and the rounding error of
     the typed number `x` (None when the bits were set by hand)."""
+    fmt = f.fmt
     out = {
         "value": number(f.value),
         "fields": f"s = {f.sign}, E = {f.exponent}, M = {f.mantissa}",
@@ -41,14 +52,16 @@ def readout(f: fm.Fields, x: float | None = None) -> dict[str, str]:
         "class": f.kind,
     }
     if x is None:
-        out["rounding error"] = "bits set by hand"
+        out[ERROR] = "bits set by hand"
+    elif not fmt.has_inf and not math.isnan(x) and abs(x) > fmt.max_finite:  # E4M3FN saturates
+        out[ERROR] = f"saturated: x is past the largest finite value, {number(fmt.max_finite)}"
     elif math.isinf(f.value) and not math.isinf(x):
-        out["rounding error"] = f"overflow: past the largest finite value, {number(f.fmt.max_finite)}"
+        out[ERROR] = f"overflow: x rounds past the largest finite value, {number(fmt.max_finite)}"
     elif math.isnan(f.value) or math.isinf(x):
-        out["rounding error"] = "none: not a finite number"
+        out[ERROR] = "none: x is not a finite number"
     else:
         err = x - f.value
-        out["rounding error"] = "0: exact" if err == 0 else f"{err:.2e} (relative {abs(err / x):.2e})"
+        out[ERROR] = "0: exact" if err == 0 else f"{err:.2e} (relative {abs(err / x):.2e})"
     return out
 
 
@@ -106,10 +119,13 @@ class BitFlipper:
     def _repr_html_(self) -> str:
         payload = json.dumps(self.data()).replace("<", "\\u003c")  # nothing in it can close the script
         blocks = "".join(self._format_html(k, n) for k, n in enumerate(self.names))
+        legend = " ".join(f'<span class="lorabook-bit {field}">{field[0]}</span> {field}' for field in FIELDS)
         return (
             '<figure class="lorabook-bits">'
             f'<script type="application/json" class="lorabook-bits-data">{payload}</script>'
-            f'<p class="lorabook-bits-typed">x = {html.escape(self.start)}</p>{blocks}</figure>'
+            f'<p class="lorabook-bits-typed">x = {html.escape(self.start)}</p>'
+            f'<p class="lorabook-bits-legend">{legend}; the bits run from the highest, on the left</p>'
+            f"{blocks}<figcaption>{CAPTION}</figcaption></figure>"
         )
 
     def _repr_mimebundle_(self, include=None, exclude=None):

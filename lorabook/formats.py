@@ -183,7 +183,7 @@ def encode(x: float, fmt) -> Fields:
     m, top = f.mantissa_bits, 2**f.exponent_bits - 1
     sign = int(math.copysign(1.0, y) < 0) if not math.isnan(y) else 0
     if math.isnan(y):
-        return decode((top << m) | (2**m - 1), f)  # the canonical quiet NaN with every mantissa bit set
+        return decode((top << m) | (2**m - 1), f)  # a quiet NaN, every mantissa bit set (E4M3FN's only NaN)
     if math.isinf(y):
         return decode((sign << (f.bits - 1)) | (top << m), f)
     a = abs(y)

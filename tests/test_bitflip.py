@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from bookbuild import browsercheck as B
 from bookbuild.browser import Browser, serve
@@ -38,13 +39,21 @@ def test_the_still_shows_each_format_s_encoding_of_the_starting_number():
 
 def test_the_readout_names_the_class_the_formula_and_the_rounding_error():
     assert bitflip.readout(fm.encode(1e-7, "FP16"), 1e-7)["class"] == "subnormal"
-    assert bitflip.readout(fm.encode(1e5, "FP16"), 1e5)["rounding error"] == (
-        "overflow: past the largest finite value, 65504.0"
+    E = bitflip.ERROR
+    assert bitflip.readout(fm.encode(1e5, "FP16"), 1e5)[E] == (
+        "overflow: x rounds past the largest finite value, 65504.0"
     )
-    assert bitflip.readout(fm.encode(1e5, "FP8-E4M3"), 1e5)["value"] == "448.0"  # E4M3FN saturates
+    assert bitflip.readout(fm.encode(65519, "FP16"), 65519)["value"] == "65504.0"  # under half a step past
+    for x in (1e5, math.inf):  # E4M3FN has no inf: it saturates, as torch's cast does
+        shown = bitflip.readout(fm.encode(x, "FP8-E4M3"), x)
+        assert shown["value"] == "448.0" == bitflip.number(torch.tensor(x).to(torch.float8_e4m3fn).item())
+        assert shown[E] == "saturated: x is past the largest finite value, 448.0"
     one = bitflip.readout(fm.encode(1.0, "BF16"), 1.0)
-    assert one["formula"] == "(−1)^0 · 2^(127 − 127) · (1 + 0/128)" and one["rounding error"] == "0: exact"
-    assert bitflip.readout(fm.decode(0x7E00, "FP16"))["rounding error"] == "bits set by hand"
+    assert one["formula"] == "(−1)^0 · 2^(127 − 127) · (1 + 0/2^7)" and one[E] == "0: exact"
+    assert (
+        bitflip.readout(fm.encode(-math.inf, "FP16"), -math.inf)["formula"] == "E all ones, M = 0: −infinity"
+    )
+    assert bitflip.readout(fm.decode(0x7E00, "FP16"))[E] == "bits set by hand"
     with pytest.raises(ValueError, match="start must be a number .*got 'one'"):
         bitflip.bit_flipper("one")
     with pytest.raises(ValueError, match="fmt must be one of"):
@@ -94,10 +103,12 @@ def _numbers() -> list[float]:
     return [float(x) for x in xs]
 
 
-def _in_chromium(tmp_path: Path, script: str):
+def _in_chromium(tmp_path: Path, script: str, body: str = "", focus: str = "", keys=()):
+    """`script`'s value in a page holding `body` and the bit flipper's script, after focusing `focus` (a CSS
+    selector) and pressing `keys` (real key events through the DevTools protocol)."""
     shutil.copy(ROOT / "_static" / "lorabook-bits.js", tmp_path / "b.js")
     head = '<!doctype html><html><head><link rel="icon" href="data:,"><script src="b.js"></script></head>'
-    (tmp_path / "index.html").write_text(f"{head}<body></body></html>")
+    (tmp_path / "index.html").write_text(f"{head}<body>{body}</body></html>")
 
     async def run():
         server, base = serve(tmp_path)
@@ -106,6 +117,16 @@ def _in_chromium(tmp_path: Path, script: str):
             await browser.connect()
             await browser.call("Page.navigate", session=True, url=base + "index.html")
             await browser.wait_for("Page.loadEventFired")
+            if focus:
+                await browser.evaluate(f"document.querySelector({json.dumps(focus)}).focus()")
+            for key, code, text in keys:
+                for kind in ("keyDown", "keyUp"):
+                    extra = {"text": text} if text and kind == "keyDown" else {}
+                    await browser.call(
+                        "Input.dispatchKeyEvent", session=True, type=kind, key=key, code=key,
+                        windowsVirtualKeyCode=code, **extra,
+                    )  # fmt: skip
+            await asyncio.sleep(0.2)
             return await browser.evaluate(script)
         finally:
             browser.close()
@@ -146,6 +167,47 @@ def test_the_page_script_decodes_rounds_and_encodes_as_lorabook_formats(tmp_path
                 name,
                 text,
             )
+
+
+@chromium
+def test_what_a_reader_types_is_read_as_python_reads_it_and_explained(tmp_path):
+    typed = ["1e-5", ".5", "-0", "  3 ", "+2.5", "1_000", "inf", "-Infinity", "NaN", "1e400", "1e-400", "−1",
+             "1,000", "0x10", "1e", "-", "", "1__0", "1.5e+3"]  # fmt: skip
+    L = "window.lorabookBits"
+    seen = _in_chromium(
+        tmp_path,
+        f"{json.dumps(typed)}.map(t => {{ const x = {L}.parse(t); "
+        f"return [x === null ? null : {L}.number(x), {L}.note(t, x)]; }})",
+    )
+    for text, (value, _) in zip(typed, seen):
+        try:
+            want = bitflip.number(float(text.replace("−", "-")))  # the formulas' true minus is read too
+        except ValueError:
+            want = None
+        assert value == want, text
+    notes = dict(zip(typed, (why for _, why in seen)))
+    assert "largest double (FP64)" in notes["1e400"] and "smallest double (FP64)" in notes["1e-400"]
+    assert notes["0x10"].startswith('"0x10" is not a number') and notes["1e-5"] == notes["inf"] == ""
+
+
+@chromium
+def test_the_keyboard_moves_along_a_format_s_bits_and_space_flips_one(tmp_path):
+    body = bitflip.bit_flipper("1")._repr_html_()
+    right, space = ("ArrowRight", 39, ""), (" ", 32, " ")
+    seen = _in_chromium(
+        tmp_path,
+        "(() => { const b = document.querySelectorAll('.lorabook-bits-format')[1];"  # FP16
+        " return [b.dataset.pattern, document.activeElement.getAttribute('aria-label'),"
+        " [...b.querySelectorAll('button')].filter(x => x.tabIndex === 0).length,"
+        " document.querySelector('.lorabook-bits-said').textContent]; })()",
+        body=body,
+        focus=".lorabook-bits-format:nth-of-type(2) button",
+        keys=[right, right, right, right, right, space],
+    )
+    one = fm.encode(1.0, "FP16").pattern
+    assert seen[0] == f"{one ^ (1 << 10):016b}"  # bit 10, the exponent's lowest, five steps from the sign
+    assert seen[1] == "FP16 bit 10, exponent" and seen[2] == 1  # one tab stop, which moved with the focus
+    assert seen[3] == f"FP16: {bitflip.number(fm.decode(one ^ (1 << 10), 'FP16').value)}, normal"
 
 
 @chromium
