@@ -119,7 +119,10 @@ class BitFlipper:
     def _repr_html_(self) -> str:
         payload = json.dumps(self.data()).replace("<", "\\u003c")  # nothing in it can close the script
         blocks = "".join(self._format_html(k, n) for k, n in enumerate(self.names))
-        legend = " ".join(f'<span class="lorabook-bit {field}">{field[0]}</span> {field}' for field in FIELDS)
+        legend = " ".join(
+            f'<span class="lorabook-bit {field}">{letter}</span> {field}'
+            for field, letter in zip(FIELDS, "sEM")
+        )
         return (
             '<figure class="lorabook-bits">'
             f'<script type="application/json" class="lorabook-bits-data">{payload}</script>'
