@@ -135,6 +135,14 @@ def test_range_and_precision_agree_with_torch_finfo(fmt):
     assert fmt.min_subnormal == fm.decode(1, fmt).value
 
 
+@pytest.mark.parametrize("name", list(fm.FORMATS))
+def test_field_widths_are_torch_s(name):
+    """Each format's mantissa width t from torch's epsilon, 2^-t; its exponent width from its total bits."""
+    f, info = fm.FORMATS[name], torch.finfo(fm.FORMATS[name].dtype)
+    t = -math.log2(info.eps)
+    assert (f.mantissa_bits, f.exponent_bits, f.bits) == (t, info.bits - 1 - t, info.bits)
+
+
 def test_bf16_keeps_fp32_exponent_range_with_fewer_mantissa_bits():
     assert BF16.exponent_bits == FP32.exponent_bits and BF16.min_normal == FP32.min_normal
     assert BF16.mantissa_bits < FP16.mantissa_bits < FP32.mantissa_bits
