@@ -246,10 +246,11 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch5_gpt3_(params|full_tb|lora_gb|our_ratio|r|paper_bpp)",
+        r"ch5_gpt3_(params|full_tb|lora_gb|our_ratio|paper_bpp)",
         ["test_memory.py::test_smallest_gpu_and_gpt3_shape"],
         "GPT-3",
     ),
+    (r"ch5_gpt3_r", CITED, "CITED: the rank LoRA's paper used on GPT-3 (§4.2)"),
     (
         r"ch5_(accum_total|accum_micro|accum_before_gb|accum_after_gb|ckpt_saved|lora_saved)",
         ["test_memory.py::test_every_technique_lowers_the_peak_and_accumulation_saves_memory_not_work"],
@@ -351,9 +352,10 @@ GLUE_TESTS = [
     ),
     (r"ch7_c_(emerge|max_dims|up_to|share|speed)", CITED, "CITED: the LLM.int8() paper"),
     (r"ch7_n_layers", ECHO, "ECHO: the cut model's depth, set by the code"),
+    (r"ch7_h", ["test_printed_numbers.py::test_each_opt_config_is_the_published_one"], "OPT-6.7B's width"),
     (r"ch7_c_tau", ["test_cited.py::test_the_llm_int8_threshold_is_the_papers_and_transformers_default"], ""),
     (
-        r"ch7_(h|n_outliers_wide|int8_share|err_vw|err_llm|err_fp16|llm_gain|vw_err_m64|llm_err_m64|m_max)",
+        r"ch7_(n_outliers_wide|int8_share|err_vw|err_llm|err_fp16|llm_gain|vw_err_m64|llm_err_m64|m_max)",
         [
             "test_quant.py::test_llm_int8_finds_exactly_the_outlier_columns",
             "test_quant.py::test_outlier_decomposition_is_far_more_accurate_than_vectorwise_int8",
