@@ -91,7 +91,13 @@ def test_a_run_made_now_is_the_shipped_one_and_learns_the_quotes():
     assert now["exact_match"] >= 15
     assert now["exact_match"] == shipped["exact_match"]
     assert max(abs(a - b) for a, b in zip(now["losses"], shipped["losses"])) < 1e-3
-    assert now["heldout_loss"] == pytest.approx(shipped["heldout_loss"], abs=1e-3)
+    # The held-out loss after 200 steps at this rate amplifies rounding: the first loss already differs in the
+    # seventh digit between the shipped run and one made on another machine, and on an AVX-512 EPYC the
+    # held-out loss ends 0.015 apart, in one process or in make unit's workers alike (0.08 is the five seeds'
+    # whole range). Rounding must move it less than a seed does, which is what the chapter compares: under
+    # half the shipped seeds' range.
+    seeds = [R.info(f"lora-seed{s}")["heldout_loss"] for s in R.SEEDS]
+    assert abs(now["heldout_loss"] - shipped["heldout_loss"]) < 0.5 * (max(seeds) - min(seeds))
 
 
 @pytest.mark.slow
