@@ -12,11 +12,11 @@ page) the figure is a still: the typed number's bits in each format, as `encode`
 from __future__ import annotations
 
 import html
-import json
 import math
 from dataclasses import dataclass
 
 from . import formats as fm
+from .widgets import definition_list, script_json
 
 FIELDS = ("sign", "exponent", "mantissa")
 
@@ -82,24 +82,27 @@ class BitFlipper:
     names: tuple[str, ...] = tuple(fm.FORMATS)
 
     def __post_init__(self):
-        for name in self.names:
-            fm.get_format(name)
-        self.x = float(self.start)  # a bad start raises ValueError naming it
+        self.formats = [fm.get_format(name) for name in self.names]
+        try:
+            self.x = float(self.start)
+        except ValueError:
+            raise ValueError(
+                f"start must be a number such as 0.1, -2.5e-3, inf or nan, got {self.start!r}"
+            ) from None
+        self.encoded = [fm.encode(self.x, f) for f in self.formats]
 
     def data(self) -> dict:
         """What the page's script reads: each format's field widths, and the starting text."""
-        formats = [fm.get_format(n) for n in self.names]
         return {
             "start": self.start,
             "formats": [
                 {"name": f.name, "e": f.exponent_bits, "m": f.mantissa_bits, "inf": f.has_inf}
-                for f in formats
+                for f in self.formats
             ],
         }
 
-    def _format_html(self, k: int, name: str) -> str:
-        f = fm.encode(self.x, name)
-        fmt, esc = f.fmt, html.escape
+    def _format_html(self, k: int, f: fm.Fields) -> str:
+        fmt = f.fmt
         widths = (1, fmt.exponent_bits, fmt.mantissa_bits)
         bits, at = f"{f.pattern:0{fmt.bits}b}", 0
         groups = []
@@ -107,25 +110,23 @@ class BitFlipper:
             spans = "".join(f'<span class="lorabook-bit {field}">{b}</span>' for b in bits[at : at + width])
             groups.append(f'<span class="lorabook-bits-field {field}">{spans}</span>')
             at += width
-        rows = "".join(f"<dt>{esc(a)}</dt><dd>{esc(b)}</dd>" for a, b in readout(f, self.x).items())
         return (
             f'<div class="lorabook-bits-format" data-format="{k}" data-pattern="{bits}">'
-            f'<p class="lorabook-bits-name"><strong>{esc(name)}</strong>: 1 sign, '
+            f'<p class="lorabook-bits-name"><strong>{html.escape(fmt.name)}</strong>: 1 sign, '
             f"{fmt.exponent_bits} exponent, {fmt.mantissa_bits} mantissa bits (bias {fmt.bias})</p>"
             f'<p class="lorabook-bits-row">{"".join(groups)}</p>'
-            f'<dl class="lorabook-bits-readout">{rows}</dl></div>'
+            f'<dl class="lorabook-bits-readout">{definition_list(readout(f, self.x))}</dl></div>'
         )
 
     def _repr_html_(self) -> str:
-        payload = json.dumps(self.data()).replace("<", "\\u003c")  # nothing in it can close the script
-        blocks = "".join(self._format_html(k, n) for k, n in enumerate(self.names))
+        blocks = "".join(self._format_html(k, f) for k, f in enumerate(self.encoded))
         legend = " ".join(
             f'<span class="lorabook-bit {field}">{letter}</span> {field}'
             for field, letter in zip(FIELDS, "sEM")
         )
         return (
             '<figure class="lorabook-bits">'
-            f'<script type="application/json" class="lorabook-bits-data">{payload}</script>'
+            f'<script type="application/json" class="lorabook-bits-data">{script_json(self.data())}</script>'
             f'<p class="lorabook-bits-typed">x = {html.escape(self.start)}</p>'
             f'<p class="lorabook-bits-legend">{legend}; the bits run from the highest, on the left</p>'
             f"{blocks}<figcaption>{CAPTION}</figcaption></figure>"
@@ -133,19 +134,11 @@ class BitFlipper:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         lines = [f"x = {self.start}"] + [
-            f"{n}: {fm.encode(self.x, n).bit_string} = {number(fm.encode(self.x, n).value)}"
-            for n in self.names
+            f"{f.fmt.name}: {f.bit_string} = {number(f.value)}" for f in self.encoded
         ]
         return {"text/html": self._repr_html_(), "text/plain": "\n".join(lines)}
 
 
 def bit_flipper(start: str = "0.1", names=tuple(fm.FORMATS)) -> BitFlipper:
     """The bit flipper of chapter 6 over the formats `names`, showing the typed number `start` at first."""
-    try:
-        return BitFlipper(str(start), tuple(names))
-    except ValueError as exc:
-        if "could not convert" in str(exc):
-            raise ValueError(
-                f"start must be a number such as 0.1, -2.5e-3, inf or nan, got {start!r}"
-            ) from None
-        raise
+    return BitFlipper(str(start), tuple(names))

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import check_int
-from .bitflip import bit_flipper  # noqa: F401  (2. the bit flipper of ch 6: buttons, not frames)
 
 
 @dataclass
@@ -57,8 +56,8 @@ class Frames:
 
     def _repr_html_(self) -> str:
         i, esc = self.start, html.escape
-        rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in self.readouts[i].items())
-        payload = json.dumps(self.data()).replace("<", "\\u003c")  # nothing in it can close the script
+        rows = definition_list(self.readouts[i])
+        payload = script_json(self.data())
         caption = f"<figcaption>{esc(self.caption)}</figcaption>" if self.caption else ""
         return (
             '<figure class="lorabook-widget">'
@@ -77,6 +76,16 @@ class Frames:
     def size(self) -> int:
         """Bytes the widget adds to its page."""
         return len(self._repr_html_().encode())
+
+
+def definition_list(readout: dict[str, str]) -> str:
+    """A readout's rows as the <dt>/<dd> pairs of an HTML <dl>, escaped."""
+    return "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in readout.items())
+
+
+def script_json(data) -> str:
+    """`data` as JSON to sit inside a <script> element: every '<' escaped, so nothing in it can close it."""
+    return json.dumps(data).replace("<", "\\u003c")
 
 
 def png_uri(png: bytes) -> str:
