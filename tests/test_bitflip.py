@@ -103,12 +103,21 @@ def _numbers() -> list[float]:
     return [float(x) for x in xs]
 
 
+def _page(tmp_path: Path, body: str = "", script: str | None = None) -> None:
+    """index.html in `tmp_path`: `body` in an article, with the bit flipper's script (or `script`'s text)."""
+    js = tmp_path / "b.js"
+    if script is None:
+        shutil.copy(ROOT / "_static" / "lorabook-bits.js", js)
+    else:
+        js.write_text(script)
+    head = '<!doctype html><html><head><link rel="icon" href="data:,"><script src="b.js"></script></head>'
+    (tmp_path / "index.html").write_text(f"{head}<body><article>{body}</article></body></html>")
+
+
 def _in_chromium(tmp_path: Path, script: str, body: str = "", focus: str = "", keys=()):
     """`script`'s value in a page holding `body` and the bit flipper's script, after focusing `focus` (a CSS
     selector) and pressing `keys` (real key events through the DevTools protocol)."""
-    shutil.copy(ROOT / "_static" / "lorabook-bits.js", tmp_path / "b.js")
-    head = '<!doctype html><html><head><link rel="icon" href="data:,"><script src="b.js"></script></head>'
-    (tmp_path / "index.html").write_text(f"{head}<body>{body}</body></html>")
+    _page(tmp_path, body)
 
     async def run():
         server, base = serve(tmp_path)
@@ -212,10 +221,7 @@ def test_the_keyboard_moves_along_a_format_s_bits_and_space_flips_one(tmp_path):
 
 @chromium
 def test_a_click_and_a_typed_number_show_the_library_s_values_in_time(tmp_path):
-    shutil.copy(ROOT / "_static" / "lorabook-bits.js", tmp_path / "b.js")
-    head = '<!doctype html><html><head><link rel="icon" href="data:,"><script src="b.js"></script></head>'
-    body = bitflip.bit_flipper("0.1")._repr_html_()
-    (tmp_path / "index.html").write_text(f"{head}<body><article>{body}</article></body></html>")
+    _page(tmp_path, bitflip.bit_flipper("0.1")._repr_html_())
     seen = B.check(tmp_path, pages=["index.html"])["index.html"]
     for device in ("laptop", "phone"):
         found = seen[device]["found"]
@@ -229,9 +235,7 @@ def test_a_page_whose_bits_disagree_with_the_library_is_a_problem(tmp_path):
     script = (ROOT / "_static" / "lorabook-bits.js").read_text()
     broken = script.replace("d > 0.5 || (d === 0.5 && low % 2 === 1)", "d >= 0.5")  # ties away from zero
     assert broken != script
-    (tmp_path / "b.js").write_text(broken)
-    head = '<!doctype html><html><head><link rel="icon" href="data:,"><script src="b.js"></script></head>'
-    body = bitflip.bit_flipper(str(1 + 2**-11))._repr_html_()  # a tie in FP16, rounded up by the broken rule
-    (tmp_path / "index.html").write_text(f"{head}<body><article>{body}</article></body></html>")
+    # a tie in FP16, which the broken rule rounds up
+    _page(tmp_path, bitflip.bit_flipper(str(1 + 2**-11))._repr_html_(), script=broken)
     problems = B.check(tmp_path, pages=["index.html"])["index.html"]["laptop"]["problems"]
     assert any("does not show lorabook.formats.encode's bits" in p for p in problems), problems
