@@ -85,8 +85,7 @@ if _TRACE_DIR:
     _PACKAGE = str(ROOT / "lorabook")
     _RAN = {}
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(item):
+    def _profiled(item):
         test = f"{item.path.name}::{item.originalname}"
         if test not in _NAMED or item.get_closest_marker("slow"):
             yield
@@ -103,6 +102,10 @@ if _TRACE_DIR:
                 if not isinstance(code, str) and code.co_filename.startswith(_PACKAGE):
                     module = code.co_filename[len(_PACKAGE) - len("lorabook") : -3].replace("/", ".")
                     seen.add(f"{module.removesuffix('.__init__')}:{code.co_qualname}")
+
+    # the test's own fixtures count as the test (a module-scoped one only for the first test that sets it up)
+    pytest_runtest_setup = pytest.hookimpl(hookwrapper=True)(_profiled)
+    pytest_runtest_call = pytest.hookimpl(hookwrapper=True)(_profiled)
 
     def pytest_sessionfinish(session):
         if not _RAN:

@@ -416,10 +416,11 @@ GLUE_TESTS = [
         "the code",
     ),
     (
-        r"ch7b_(cited_offset|gpu|qlora_params)",
+        r"ch7b_cited_offset",
         CITED + ["test_nf4.py::test_offset_is_the_one_qlora_types"],
-        "CITED: QLoRA",
+        "CITED: QLoRA's offset, against the one our code derives",
     ),
+    (r"ch7b_(gpu|qlora_params)", CITED, "CITED: QLoRA's headline model and GPU"),
     (
         r"ch7b_(block|block2|absmax_bits)",
         ["test_nf4.py::test_the_block_sizes_are_qlora_s_and_bitsandbytes_defaults"],
@@ -434,7 +435,7 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch7b_(int4_gauss|fp4_gauss|int4_standin|fp4_standin|n_standin)",
+        r"ch7b_(int4_gauss|fp4_gauss|int4_standin|fp4_standin)",
         [
             "test_nf4.py::test_nf4_has_the_smallest_error_on_gaussian_weights",
             "test_nf4.py::test_codes_int4_and_fp4",
@@ -452,13 +453,22 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch7b_(big_rows|big_cols|bits|bits_dq|dq_saving|dq_error|opt_saving_gb|nf4_bits)",
-        ["test_nf4.py::test_bits_per_parameter_match_bitsandbytes_tensors"],
-        "bits per parameter",
+        r"ch7b_(big_rows|big_cols|bits|bits_dq|dq_saving|dq_error|opt_saving_gb)",
+        [
+            "test_nf4.py::test_bits_per_parameter_match_bitsandbytes_tensors",
+            "test_printed_numbers.py::test_each_opt_config_is_the_published_one",
+        ],
+        "bits per parameter, on a matrix of OPT-6.7B's width",
+    ),
+    (
+        r"ch7b_(nf4_bits|n_standin)",
+        ["test_memory.py::test_the_stand_in_on_qlora_s_base_stores_what_the_estimate_predicts"],
+        "the stand-in's linear weights, and the bytes of its NF4 base",
     ),
     (
         r"ch7b_(r|steps|n_quotes|em_fp32|em_int8|em_nf4|em_spread|loss_fp32|loss_nf4|mb_fp32|mb_int8|mb_nf4)",
         [
+            "test_learned.py::test_the_shipped_seed_runs_record_what_measuring_them_now_gives",
             "test_learned.py::test_every_shipped_run_is_current",
             "test_learned.py::test_todays_code_redoes_the_first_steps_of_a_shipped_run",
         ],
@@ -476,6 +486,7 @@ GLUE_TESTS = [
     (
         r"ch7b_(update_ratio|adapter_kb)",
         [
+            "test_learned.py::test_merging_the_nf4_run_requantizes_w0_plus_delta_and_keeps_its_quotes",
             "test_learned.py::test_every_shipped_run_is_current",
             "test_formats.py::test_model_bytes_is_params_times_element_size",
         ],
@@ -483,12 +494,18 @@ GLUE_TESTS = [
     ),
     (
         r"ch7b_(lost_median|lost_max|sep_loss|merged_loss|merged_em|repack_verdict|broken_loss)",
-        ["test_nf4.py::test_requantized_merge_of_nothing_is_the_base"],
+        [
+            "test_nf4.py::test_requantized_merge_of_nothing_is_the_base",
+            "test_learned.py::test_merging_the_nf4_run_requantizes_w0_plus_delta_and_keeps_its_quotes",
+        ],
         "merging on a 4-bit base",
     ),
     (
         r"ch7b_(mem_batch|mem_seq|opt_int8|opt_nf4|66_int8|66_nf4|66_nf4dq)",
-        ["test_memory.py::test_nf4_weights_are_half_a_byte_plus_one_scale_per_64"],
+        [
+            "test_memory.py::test_nf4_weights_are_half_a_byte_plus_one_scale_per_64",
+            "test_memory.py::test_an_int8_nf4_and_double_quantized_base_differ_by_their_weights_alone",
+        ],
         "",
     ),
     (r"ch7b_ex_\w+", [EX + "test_nf4_answers_by_hand"], "exercise"),
@@ -497,6 +514,7 @@ GLUE_TESTS = [
         [
             "test_smollm2.py::test_our_decoders_equal_the_gguf_package_on_every_tensor_of_the_file",
             "test_smollm2.py::test_bits_per_weight_is_what_the_file_stores",
+            "test_smollm2.py::test_the_file_holds_each_linear_layer_in_q4_1_the_embedding_in_q8_0_and_the_norms_in_fp32",
             "test_smollm2.py::test_our_q4_1_encoder_writes_the_gguf_packages_bytes",
         ],
         "Q4_1 and Q8_0 decoded equal to gguf's; bits per weight from the file's bytes",
@@ -531,8 +549,11 @@ GLUE_TESTS = [
     (r"ch8_head_limit", ["test_standin.py::test_the_limit_is_no_worse_than_what_the_model_reaches"], ""),
     (
         r"ch8_(layer_type|fp_8bit|fp_full)",
-        ["test_finetune.py::test_base_weights_are_int8_and_only_lora_trains"],
-        "",
+        [
+            "test_finetune.py::test_base_weights_are_int8_and_only_lora_trains",
+            "test_finetune.py::test_load_base_keeps_each_decoder_linear_weight_in_one_byte_instead_of_four",
+        ],
+        "the 8-bit base's layers and footprint",
     ),
     (
         r"ch8_(manual_logits|peft_logits)",
@@ -540,7 +561,7 @@ GLUE_TESTS = [
         "",
     ),
     (
-        r"ch8_(trainable|total|opt_trainable|opt_total|opt_pct|all_linear_trainable|full_trainable)",
+        r"ch8_(trainable|total|opt_trainable|opt_total|opt_pct|all_linear_trainable|full_trainable|opt_adapter_mb)",
         [
             "test_finetune.py::test_the_seed_profile_gives_the_seed_printout_on_a_meta_opt_6_7b",
             "test_lora.py::test_our_counter_equals_peft_on_an_opt_config",
@@ -585,6 +606,8 @@ GLUE_TESTS = [
     (
         r"ch8_(int8_\w+|n_seeds)",
         [
+            "test_learned.py::test_the_shipped_seed_runs_record_what_measuring_them_now_gives",
+            "test_learned.py::test_over_seeds_spreads_each_seed_s_measurement",
             "test_truncation.py::test_spread_and_apart",
             "test_learned.py::test_a_replicate_keeps_what_was_measured_and_no_weights",
         ],
@@ -592,8 +615,9 @@ GLUE_TESTS = [
     ),
     (r"ch8_(full_lr|variant_steps)", ECHO, "ECHO: the variants' rate and steps, set in finetune.config"),
     (
-        r"ch8_(adapter_mb|full_mb|adapter_kb|base_mb|reload_diff|n_reloaded|opt_adapter_mb)",
+        r"ch8_(adapter_mb|full_mb|adapter_kb|base_mb|reload_diff|n_reloaded)",
         [
+            "test_finetune.py::test_the_saved_files_hold_their_parameters_and_a_header",
             "test_finetune.py::test_the_adapter_is_saved_as_safetensors_and_reloads_to_the_same_logits",
             "test_finetune.py::test_full_fine_tuning_trains_every_weight_and_reloads",
         ],
@@ -624,7 +648,12 @@ GLUE_TESTS = [
         "the model and its file",
     ),
     (
-        r"ch8b_(n_quotes|heldout_windows|em_before|quotes_before|heldout_before|heldout_before_fp32)",
+        r"ch8b_(n_quotes|heldout_windows)",
+        ["test_real_runs.py::test_the_real_model_is_measured_on_pep_20_and_every_fifteenth_held_out_window"],
+        "what the runs are measured on",
+    ),
+    (
+        r"ch8b_(em_before|quotes_before|heldout_before|heldout_before_fp32)",
         ["test_real_runs.py::test_the_held_out_loss_rises_with_lora_s_rate_and_so_does_what_it_learns"],
         "the measurements before the fine-tune (evaluate), the baseline every rate run rises from",
     ),
@@ -656,9 +685,15 @@ GLUE_TESTS = [
         "completions that end before the token limit",
     ),
     (
-        r"ch8b_(n_seeds|n_full|em_med|em_min|em_max|full_em_med|full_lr|seedlr_em|prompt_empty|n_after|n_prompts|max_new)",
+        r"ch8b_(n_seeds|n_full|em_med|em_min|em_max|full_em_med)",
         ["test_real_runs.py::test_the_recipe_learns_the_quotes_over_at_least_three_seeds"],
         "exact match over seeds",
+    ),
+    (r"ch8b_full_lr", ["test_real_runs.py::test_the_runs_configurations"], "full fine-tuning's one rate"),
+    (
+        r"ch8b_(n_after|n_prompts|max_new|prompt_empty)",
+        ["test_real_runs.py::test_after_the_fine_tune_the_model_ends_its_completions"],
+        "the prompts, and completions that end before the token limit",
     ),
     (
         r"ch8b_full_seed_diff",
@@ -671,7 +706,7 @@ GLUE_TESTS = [
         "the held-out ranges do not overlap",
     ),
     (
-        r"ch8b_(rate_seed|rate_lo|rate_lo_em|rate_lo_held|rate_hi_held)",
+        r"ch8b_(rate_seed|rate_lo|rate_lo_em|rate_lo_held|rate_hi_held|seedlr_em)",
         ["test_real_runs.py::test_the_held_out_loss_rises_with_lora_s_rate_and_so_does_what_it_learns"],
         "",
     ),
@@ -683,8 +718,11 @@ GLUE_TESTS = [
         [
             "test_learned.py::test_every_shipped_run_is_current",
             "test_learned.py::test_runs_at_one_budget_train_about_as_many_parameters",
+            "test_learned.py::test_the_rank_ablation_is_the_lora_paper_s_ranks_and_the_seed_s",
+            "test_learned.py::test_the_shipped_seed_runs_record_what_measuring_them_now_gives",
+            "test_learned.py::test_full_run_delta_is_the_fine_tuned_model_minus_w0",
         ],
-        "the runs' configuration (run keys)",
+        "the runs' configuration (run keys), what they are measured on, and the matrices they change",
     ),
     (
         r"ch9_(n_seeds|seed42|seed_list|n_sweep_seeds|model_dropout)",
@@ -717,6 +755,7 @@ GLUE_TESTS = [
         r"ch9_part_\w+",
         [
             "test_truncation.py::test_parts_split_the_update_without_overlap_except_attention",
+            "test_learned.py::test_no_part_of_full_fine_tuning_s_update_alone_keeps_its_quotes",
             "test_truncation.py::test_spread_and_apart",
         ],
         "which parameters carry full fine-tuning's learning",
@@ -761,16 +800,18 @@ GLUE_TESTS = [
         [
             "test_delta.py::test_amplification_is_one_when_delta_is_w0s_own_top_part",
             "test_delta.py::test_amplification_grows_as_delta_points_away_from_w0",
+            "test_learned.py::test_the_shipped_seed_runs_record_what_measuring_them_now_gives",
         ],
-        "amplification",
+        "amplification, measured on the shipped runs as their records say",
     ),
     (
         r"ch9_(intruders_\w+|intr_\w+|checked|big_\w+)",
         [
             "test_delta.py::test_intruder_dimensions_are_new_strong_directions",
             "test_learned.py::test_the_book_s_intruder_detector_is_peft_s",
+            "test_learned.py::test_the_shipped_seed_runs_record_what_measuring_them_now_gives",
         ],
-        "intruder dimensions, the book's detector against peft's",
+        "intruder dimensions, the book's detector against peft's, counted on the shipped runs as recorded",
     ),
     (r"ch9_ex_\w+", [EX + "test_learned_chance_level_against_random_subspaces"], "exercise"),
     # 10. LoRA's family

@@ -39,7 +39,8 @@ def test_the_seeds_eight_cards_for_bloom_inference_are_the_weights_floor_rounded
 
 
 def test_the_seeds_completion_is_quoted_whole():
+    from lorabook import finetune as F
     from lorabook.seed import SEED
 
-    assert SEED.completion.startswith(SEED.prompt)
+    assert F.SEED_COMPLETION == SEED.completion and SEED.completion.startswith(SEED.prompt)
     assert SEED.completion.count("I'm not sure about the universe") == 2  # the repetition the seed shows

@@ -166,6 +166,53 @@ def test_base_weights_are_int8_and_only_lora_trains(trained):
     assert result["trainable"][0] == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def test_load_base_keeps_each_decoder_linear_weight_in_one_byte_instead_of_four(tiny, tmp_path):
+    """Chapter 8's footprints: in 8-bit every linear layer of the decoder is bitsandbytes' Linear8bitLt and
+    its weight takes one byte a parameter instead of fp32's four; embeddings, norms and biases stay fp32
+    (get_memory_footprint counts parameters and buffers, not the per-row scales bitsandbytes keeps apart)."""
+    import bitsandbytes as bnb
+
+    cfg = tiny_cfg(tiny, tmp_path)
+    int8, fp32 = F.load_base(cfg), F.load_base(dataclasses.replace(cfg, load_in_8bit=False))
+    linear = [m for n, m in fp32.named_modules() if isinstance(m, torch.nn.Linear) and ".layers." in n]
+    assert len(linear) == 6 * fp32.config.num_hidden_layers
+    q = int8.model.decoder.layers[0].self_attn.q_proj
+    assert type(q) is bnb.nn.Linear8bitLt and q.weight.dtype == torch.int8
+    saved = fp32.get_memory_footprint() - int8.get_memory_footprint()
+    assert saved == (4 - 1) * sum(m.weight.numel() for m in linear)
+    assert fp32.get_memory_footprint() == 4 * sum(p.numel() for p in fp32.parameters())
+
+
+def _tensor_bytes(path):
+    """Bytes of tensor data in a safetensors file: the file less its 8-byte length and the JSON header."""
+    with open(path, "rb") as f:
+        header = int.from_bytes(f.read(8), "little")
+    return path.stat().st_size - 8 - header
+
+
+def test_the_saved_files_hold_their_parameters_and_a_header():
+    """Chapter 8's file sizes: the seed's adapter on the stand-in (as `make learned` saved it, trained by the
+    stand-in profile) holds its trainable parameters in fp32, and the stand-in each of its parameters once
+    (the tied head is not stored twice) in fp16; the rest of each file is its header, a few kB."""
+    from peft import get_peft_model
+
+    from lorabook import learned as L
+
+    profile = F.PROFILES["stand-in"]
+    path = S.standin_path()
+    model = F.load_base(dataclasses.replace(profile, model_name=str(path), load_in_8bit=False))
+    (weights,) = path.glob("*.safetensors")
+    assert _tensor_bytes(weights) == 2 * sum(p.numel() for p in model.parameters())
+    assert L.config("qv-r16").r == profile.r and L.config("qv-r16").target_modules == profile.target_modules
+    trainable, _ = get_peft_model(model, F.lora_config(profile)).get_nb_trainable_parameters()
+    adapter = L.SHIPPED / "qv-r16" / "adapter_model.safetensors"
+    assert _tensor_bytes(adapter) == 4 * trainable
+    assert (
+        weights.stat().st_size - _tensor_bytes(weights) < 16_000
+        and adapter.stat().st_size - 4 * trainable < 8_000
+    )
+
+
 def test_the_adapter_is_saved_as_safetensors_and_reloads_to_the_same_logits(trained):
     cfg, model, tokenizer, result = trained
     adapter = Path(cfg.output_dir) / "adapter"

@@ -1,6 +1,8 @@
 """The memory estimator: exact counts, components that scale as they should, and predicted = measured for the
 parts that can be summed tensor by tensor."""
 
+import math
+
 import pytest
 import torch
 from transformers import BloomConfig
@@ -189,6 +191,52 @@ def test_nf4_weights_are_half_a_byte_plus_one_scale_per_64():
     assert layer.weight.numel() * layer.weight.element_size() == predicted["weights (nf4 linear)"]
     absmax = layer.weight.quant_state.absmax
     assert absmax.numel() * absmax.element_size() == predicted["nf4 scales (fp32, one per 64)"]
+
+
+@pytest.mark.parametrize("name", ["opt-6.7b", "opt-66b"])
+def test_an_int8_nf4_and_double_quantized_base_differ_by_their_weights_alone(name):
+    """Chapter 7b's peaks: a LoRA step on each base (the seed's adapter, checkpointing, batch 1 of 512) costs
+    the same but for the weights' bytes, derived here per linear weight: int8 1 byte + 4 per row, NF4 ½ + 4
+    per 64, double-quantized ½ + 1 per 64 + 4 per 64·256. On QLoRA's 48 GB GPU, OPT-66B trains on
+    double-quantized NF4 and not on int8."""
+    from lorabook import cited
+
+    config = models.opt_config(name)
+    g = M.parameter_groups(config)
+    peak = {
+        (mode, dq): M.estimate(config, mode, 1, 512, checkpointing=True, groups=g, double_quant=dq).peak
+        for mode, dq in (("lora-int8", False), ("lora-nf4", False), ("lora-nf4", True))
+    }
+    int8 = g.linear + 4 * g.linear_rows
+    nf4 = g.linear / 2 + 4 * math.ceil(g.linear / 64)
+    nf4dq = g.linear / 2 + math.ceil(g.linear / 64) + 4 * math.ceil(g.linear / (64 * 256))
+    assert peak["lora-int8", False] - peak["lora-nf4", False] == int8 - nf4
+    assert peak["lora-nf4", False] - peak["lora-nf4", True] == nf4 - nf4dq
+    if name == "opt-66b":
+        assert peak["lora-int8", False] > cited.QLORA_GPU_MEMORY.value > peak["lora-nf4", True]
+
+
+def test_the_stand_in_on_qlora_s_base_stores_what_the_estimate_predicts():
+    """Chapter 7b's bits per linear weight of the NF4 base: bitsandbytes' tensors of the stand-in loaded as
+    QLoRA loads a base (finetune.NF4_CONFIG: NF4, double quantization) hold the bytes memory.weights predicts,
+    about 4.127 bits a weight (4 + 8/64 + 32/(64·256))."""
+    import dataclasses
+
+    from lorabook import bnb, finetune, nf4, standin
+
+    profile = finetune.PROFILES["stand-in"]
+    cfg = dataclasses.replace(
+        profile, model_name=str(standin.standin_path()), load_in_8bit=False, load_in_4bit=True
+    )
+    model = finetune.load_base(cfg)
+    groups = M.parameter_groups(model.config)
+    stored = bnb.linear_weight_bytes(model)["total"]
+    predicted = M.weights(groups, "nf4", double_quant=True).components
+    assert stored == sum(v for k, v in predicted.items() if "embeddings" not in k)
+    assert 8 * stored / groups.linear == pytest.approx(nf4.bits_per_parameter(True), rel=1e-3)
+    base, _ = standin.load()  # the linear weights chapter 7b quantizes: every nn.Linear of the decoder layers
+    linear = [m.weight for n, m in base.named_modules() if isinstance(m, torch.nn.Linear) and ".layers." in n]
+    assert sum(w.numel() for w in linear) == groups.linear
 
 
 def test_bloom_weights_need_five_a100s_and_full_finetuning_about_35():

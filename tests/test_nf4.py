@@ -20,6 +20,7 @@ def _x(*shape, seed=0):
 def test_nf4_code_is_bitsandbytes_table():
     _, state = N.bnb_quantize(_x(4, 64))
     np.testing.assert_allclose(N.nf4_code(), state.code.numpy(), rtol=0, atol=1e-6)  # float32 rounding
+    assert N.CODES["NF4"] is N.nf4_code and len(N.CODES["NF4"]()) == 2**4 == state.code.numel()
 
 
 def test_levels_sit_at_evenly_spaced_probabilities_on_each_side():

@@ -36,6 +36,20 @@ def test_the_runs_configurations():
         R.config("lora-seed99")
 
 
+def test_the_real_model_is_measured_on_pep_20_and_every_fifteenth_held_out_window():
+    """What evaluate measures on: the 19 quotes the stand-in learns, and every HELDOUT_EVERY-th window of the
+    held-out documentation, tokenized by SmolLM2's tokenizer."""
+    from lorabook import standin
+
+    tokenizer = smollm2.load_tokenizer()
+    quotes = F.load_quotes(F.PROFILES["smollm2"])["quote"]
+    assert len(quotes) == len(standin.zen_of_python()) == 19
+    every = standin.heldout_rows(tokenizer)
+    windows = F.heldout_sample(tokenizer, R.HELDOUT_EVERY)
+    assert len(windows) == -(-len(every) // R.HELDOUT_EVERY) == 20
+    assert windows.equal(every[:: R.HELDOUT_EVERY])
+
+
 def test_spread_is_the_median_and_the_range():
     values = [3, 19, 17, 18, 18]
     assert R.spread(values) == {"median": statistics.median(values), "min": 3, "max": 19, "n": 5}
@@ -46,8 +60,9 @@ def test_spread_is_the_median_and_the_range():
 # ---------------------------------------------------------------------------- what the chapter says of them
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def runs():
+    """The shipped runs, read for each test (milliseconds), so that each test is seen to read them."""
     return R.shipped("lora"), R.shipped("full"), R.rate_runs()
 
 
@@ -164,6 +179,12 @@ def test_after_the_fine_tune_the_model_ends_its_completions(runs):
     # stopped() counts new tokens: a completion of exactly the limit did not stop
     limit = F.PROFILES["smollm2"].max_new_tokens
     assert not R.stopped(tokenizer, "x", "x" + " a" * limit) and R.stopped(tokenizer, "x", "x a")
+    # the seed's prompt: some seeds end it at once, and every seed ends it within a line
+    seeds = [r["completions"][SEED.prompt] for r in lora]
+    ends = [R.continuation(SEED.prompt, c) == "–" for c in seeds]
+    assert 0 < sum(ends) and all(
+        R.stopped(tokenizer, SEED.prompt, c) and "\n" not in c.strip() for c in seeds
+    )
 
 
 def test_full_fine_tuning_draws_nothing_at_random_and_lora_does(runs):

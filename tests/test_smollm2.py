@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +203,16 @@ def test_our_decoders_equal_the_gguf_package_on_every_tensor_of_the_file(reader,
             t.name
         )
     assert kinds == {"Q4_1", "Q8_0", "F32"}
+
+
+def test_the_file_holds_each_linear_layer_in_q4_1_the_embedding_in_q8_0_and_the_norms_in_fp32():
+    """Chapter 7b's count of the file's tensors, from the model's architecture: a Llama block has seven
+    linear layers (q, k, v, o, gate, up, down) and two RMSNorms; one tied token embedding, one final norm."""
+    tensors = G.read_tensors(smollm2.gguf_path())
+    layers = smollm2.load_config().num_hidden_layers
+    kinds = Counter(kind for kind, _, _ in tensors.values())
+    assert kinds == {"Q4_1": 7 * layers, "Q8_0": 1, "F32": 2 * layers + 1}
+    assert len(tensors) == 9 * layers + 2 and tensors["token_embd.weight"][0] == "Q8_0"
 
 
 def test_bits_per_weight_is_what_the_file_stores(reader):
