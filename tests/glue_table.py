@@ -147,6 +147,7 @@ GLUE_TESTS = [
         "the seed's printout",
     ),
     (r"ch4_seed_pct", CITED, "CITED: the seed's 12.5%"),
+    (r"ch4_gpt3_ckpt_\w+", CITED, "CITED: the LoRA paper's checkpoint sizes for GPT-3"),
     (r"ch4_gpt3_(?!paper_)\w+", ["test_lora.py::test_gpt3_lora_count_and_reduction"], "GPT-3's counts"),
     (r"ch4_gpt3_paper_reduction", CITED, "CITED: the paper's rounded 10,000 times"),
     (r"ch4_all_linear_r128", ["test_lora.py::test_our_counter_equals_peft_on_an_opt_config"], ""),
@@ -166,6 +167,7 @@ GLUE_TESTS = [
     (
         r"ch4_(base_kb|adapter_kb|opt_adapter_mb|opt_base_gb|opt_adapters_per_base)",
         [
+            "test_lora.py::test_each_task_s_adapter_is_its_lora_parameters_in_fp32_beside_one_base",
             "test_lora.py::test_our_counter_equals_peft_on_an_opt_config",
             "test_formats.py::test_model_bytes_is_params_times_element_size",
         ],
@@ -654,7 +656,10 @@ GLUE_TESTS = [
     ),
     (
         r"ch8b_(em_before|quotes_before|heldout_before|heldout_before_fp32)",
-        ["test_real_runs.py::test_the_held_out_loss_rises_with_lora_s_rate_and_so_does_what_it_learns"],
+        [
+            "test_real_runs.py::test_every_run_moves_away_from_the_model_before_the_fine_tune",
+            "test_real_runs.py::test_the_held_out_loss_rises_with_lora_s_rate_and_so_does_what_it_learns",
+        ],
         "the measurements before the fine-tune (evaluate), the baseline every rate run rises from",
     ),
     (

@@ -71,6 +71,28 @@ def test_our_counter_equals_peft_on_an_opt_config():
     assert L.count_parameters(ours) == peft_model.get_nb_trainable_parameters()
 
 
+def test_each_task_s_adapter_is_its_lora_parameters_in_fp32_beside_one_base():
+    """Chapter 4's modularity demonstration: the random OPT base and each task's adapter (r = 8 on every
+    linear layer, through peft's multi-adapter API) take 4 bytes a parameter; the adapter's count is LoRA's
+    closed form, layers × Σ r (d_in + d_out), and the base's the config's exact count."""
+    from lorabook import memory
+
+    config = models.tiny_opt_config(vocab_size=32, dropout=0.0, attention_dropout=0.0)
+    base = models.random_model(config, seed=0)
+    assert (
+        sum(p.numel() * p.element_size() for p in base.parameters())
+        == 4 * memory.parameter_groups(config).total
+    )
+    lora = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=list(L.ALL_LINEAR))
+    model = get_peft_model(base, lora, adapter_name="add 1")
+    model.add_adapter("add 3", lora)
+    per_adapter = {
+        name: sum(p.numel() * p.element_size() for n, p in model.named_parameters() if f".{name}." in n)
+        for name in ("add 1", "add 3")
+    }
+    assert per_adapter["add 1"] == per_adapter["add 3"] == 4 * L.lora_parameter_count(config, 8, L.ALL_LINEAR)
+
+
 def test_initialisation_is_kaiming_uniform_for_A_and_zero_for_B():
     torch.manual_seed(0)
     layer = L.LoRALinear(nn.Linear(400, 300), r=64, alpha=16)

@@ -253,6 +253,11 @@ def test_tokens_to_fill_is_the_budget_left_over_per_token_cost():
     per_token = M.activations(config, 1, 32, bytes_per_value=2, mask_bytes=1).of_kind("activations") / 32
     assert M.tokens_to_fill(1000 + 10 * per_token, 1000, config, 32) == 10
     assert M.tokens_to_fill(500, 1000, config, 32) == 0
+    # LoRA saves less per token than full fine-tuning (no input of a frozen layer's weight gradient), so
+    # the same budget fills with more tokens, and by the same rule
+    lora = M.activations(config, 1, 32, "lora", bytes_per_value=2, mask_bytes=1).of_kind("activations") / 32
+    assert lora < per_token
+    assert M.tokens_to_fill(1000 + 10 * lora, 1000, config, 32, "lora") == pytest.approx(10)
 
 
 @pytest.mark.slow

@@ -283,9 +283,16 @@ def test_a_truncated_tensor_is_refused_by_size():
 
 
 @pytest.fixture(scope="module")
-def activations():
+def model_inputs():
     model = smollm2.load("fp32")
-    found = outliers.inputs(model, smollm2.load_tokenizer(), " ".join(standin.zen_of_python()))
+    return model, outliers.inputs(model, smollm2.load_tokenizer(), " ".join(standin.zen_of_python()))
+
+
+@pytest.fixture
+def activations(model_inputs):
+    """The model, each linear layer's input, and their table, as chapter 7 makes it (the table for each test,
+    milliseconds, so that each test is seen to make it)."""
+    model, found = model_inputs
     return model, found, outliers.layer_table(found)
 
 

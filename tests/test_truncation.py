@@ -87,6 +87,8 @@ def test_spread_and_apart():
     assert spread.in_words(spread.spread([0.5, 0.26]), "{:.1f}") == "0.4 (0.3 to 0.5)"
     assert spread.apart(spread.spread([1, 2]), spread.spread([3, 4]))
     assert not spread.apart(spread.spread([1, 3]), spread.spread([3, 4]))  # touching ranges are noise
+    assert not spread.apart(spread.spread([3, 4]), spread.spread([1, 3]))  # in either order
+    assert spread.apart(spread.spread([3, 4]), spread.spread([1, 2]))
     with pytest.raises(ValueError, match="at least one"):
         spread.spread([])
 
@@ -103,6 +105,10 @@ def test_relation_of_an_update_to_itself_and_to_an_orthogonal_one():
     assert abs(other["cosine"]) < 1e-12 and other["overlap"] < 1e-12
     with pytest.raises(ValueError, match="same shape"):
         D.relation(a, a.T, 2)
+    for r in (1, 3, 9):  # the overlap is ‖U₁ᵀU₂‖²_F / r: 1 for one subspace at every r, not only at r = 4
+        assert D.relation(a, -a, r)["overlap"] == pytest.approx(1)
+    with pytest.raises(ValueError, match="r must be"):
+        D.relation(a, a, 13)  # beyond the smaller side, 12: no r directions to compare
 
 
 def test_best_rate_is_the_smallest_that_learns_the_most_and_noise_reads_the_ranges(monkeypatch):
