@@ -281,7 +281,7 @@ def test_chance_disjoint_counts_the_orderings_where_one_setting_s_runs_all_come_
 
     from lorabook.spread import chance_disjoint
 
-    for n, m in ((3, 3), (2, 2), (2, 3), (1, 4)):
+    for n, m in ((3, 3), (2, 2), (2, 3), (1, 4), (4, 1), (1, 1)):
         # the runs in sorted order, by which setting each came from: every labelling equally likely
         orders = set(permutations("a" * n + "b" * m))
         apart = sum(o in (tuple("a" * n + "b" * m), tuple("b" * m + "a" * n)) for o in orders)
@@ -289,6 +289,8 @@ def test_chance_disjoint_counts_the_orderings_where_one_setting_s_runs_all_come_
     assert chance_disjoint(3, 3) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="n and m must be at least 1 run each, got n=0, m=3"):
         chance_disjoint(0, 3)
+    with pytest.raises(ValueError, match="got n=3, m=0"):
+        chance_disjoint(3, 0)
 
 
 def test_pissa_and_olora_start_from_another_loss_only_because_dropout_drops_their_principal_part():

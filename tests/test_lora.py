@@ -93,6 +93,18 @@ def test_each_task_s_adapter_is_its_lora_parameters_in_fp32_beside_one_base():
     assert per_adapter["add 1"] == per_adapter["add 3"] == 4 * L.lora_parameter_count(config, 8, L.ALL_LINEAR)
 
 
+def test_inject_lora_s_defaults_are_peft_s():
+    """r and alpha left out, our LoRA is peft's LoraConfig() on the same layers."""
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(L.inject_lora).parameters.items()}
+    assert (defaults["r"], defaults["alpha"], defaults["dropout"]) == (
+        LoraConfig().r,
+        LoraConfig().lora_alpha,
+        LoraConfig().lora_dropout,
+    )
+
+
 def test_initialisation_is_kaiming_uniform_for_A_and_zero_for_B():
     torch.manual_seed(0)
     layer = L.LoRALinear(nn.Linear(400, 300), r=64, alpha=16)
@@ -168,7 +180,7 @@ def test_only_lora_parameters_train_after_injection():
 # ---------------------------------------------------------------------------- exact counts
 
 
-def test_opt_6_7b_counts_are_arithmetic_identities_of_the_config():
+def test_opt_6_7b_counts_are_arithmetic_identities_of_the_config(capsys):
     config = models.opt_config("opt-6.7b")
     model = models.meta_model(config)
     L.inject_lora(model, ("q_proj", "v_proj"), r=16, alpha=32)
@@ -176,7 +188,17 @@ def test_opt_6_7b_counts_are_arithmetic_identities_of_the_config():
     layers, d = config.num_hidden_layers, config.hidden_size
     assert trainable == layers * 2 * 16 * (d + d) == L.lora_parameter_count(config, 16)
     assert total == models.opt_parameter_formula(config) + trainable
-    assert L.trainable_summary(model).startswith(f"trainable params: {trainable} || all params: {total} ||")
+    ours = L.trainable_summary(model)
+    assert ours.startswith(f"trainable params: {trainable} || all params: {total} ||")
+    # the line peft prints for the same adapter, its numbers written with commas and 4 decimals
+    peft_model = get_peft_model(
+        models.meta_model(config), LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj", "v_proj"])
+    )
+    peft_model.print_trainable_parameters()
+    theirs = capsys.readouterr().out.strip()
+    numbers = [float(part.split(": ")[1].replace(",", "")) for part in theirs.split(" || ")]
+    assert [float(part.split(": ")[1]) for part in ours.split(" || ")][:2] == numbers[:2]
+    assert f"{float(ours.rsplit(': ', 1)[1]):.4f}" == theirs.rsplit(": ", 1)[1] == "0.1258"
 
 
 def test_gpt3_lora_count_and_reduction():
@@ -265,9 +287,11 @@ def test_merge_on_a_float_base_equals_the_unmerged_layer(dtype):
     torch.nn.init.normal_(layer.B, std=0.1)
     x = torch.randn(5, 32, dtype=dtype)
     with torch.no_grad():
+        assert layer.merged_weight().dtype == dtype  # W0 + ΔW in W0's dtype, though A and B are fp32
         unmerged = layer(x)
         layer.merge(safe=True)
         merged = layer(x)
+        assert layer.unmerged_weight().dtype == dtype
     tol = {torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 5e-2}[dtype]
     assert torch.allclose(merged.float(), unmerged.float(), atol=tol)
 

@@ -85,6 +85,28 @@ def test_nf4_has_the_smallest_error_on_gaussian_weights():
     assert N.error(torch.zeros(64)) == 0.0
 
 
+def test_usage_and_extremes_follow_the_code_and_block_they_are_given():
+    x = _x(1 << 12, seed=9).numpy()
+    for code, block in ((N.int4_code(), 64), (N.nf4_code(), 32)):
+        q = N.quantize(x, code, block)
+        counts = np.bincount(q.indices[: x.size], minlength=code.size)
+        np.testing.assert_array_equal(N.usage(x, code, block), counts / x.size)
+        ends = np.isin(q.indices, (0, code.size - 1)).reshape(-1, block).sum(axis=1)
+        np.testing.assert_array_equal(N.extremes_per_block(x, code, block), ends)
+    assert not np.array_equal(N.usage(x, N.int4_code()), N.usage(x))
+    # a level no value reaches still has its (zero) share: one share per level
+    half = np.tile(np.float32([-1.0, 0.0]), 32)
+    shares = N.usage(half)
+    assert shares.size == 16 and shares[0] == shares[7] == 0.5
+    assert N.entropy_bits(shares) == 1.0  # unused levels add nothing, not nan
+
+
+def test_pack_writes_bytes():
+    packed = N.pack([1, 2, 15, 0])
+    assert packed.dtype == np.uint8 and packed.tolist() == [0x12, 0xF0]
+    assert N.unpack(packed).tolist() == [1, 2, 15, 0]
+
+
 def test_usage_sums_to_one_and_entropy_is_at_most_four_bits():
     shares = N.usage(_x(1 << 14, seed=7))
     assert shares.sum() == pytest.approx(1.0) and shares.size == 16

@@ -1,0 +1,90 @@
+"""Two contracts the chapters rely on, checked function by function.
+
+- Each random matrix is numpy's PCG64 generator seeded with [seed, crc32(stream)], a stream per function
+  (lorabook._checks.rng), at seed 0 unless told otherwise: a reader rerunning a chapter draws the very
+  matrices whose numbers the page prints. Each draw is rebuilt here from that definition alone.
+- Each checked argument, given a value outside its range, is refused by a ValueError that begins with the
+  argument's own name, and its smallest allowed value is accepted.
+"""
+
+import zlib
+
+import numpy as np
+import pytest
+
+from lorabook import rank as R
+from lorabook import svd as S
+
+
+def stream(name, seed=0):
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def test_each_draw_is_numpy_s_generator_on_its_function_s_stream_at_seed_0():
+    g = stream("random_factors")
+    B, A = R.random_factors(4, 3, 2)
+    np.testing.assert_array_equal(B, g.standard_normal((4, 2)))
+    np.testing.assert_array_equal(A, g.standard_normal((2, 3)))
+
+    np.testing.assert_array_equal(
+        S.gaussian_matrix(5, 4), stream("gaussian_matrix").standard_normal((5, 4)) / 2
+    )
+
+    g = stream("low_rank_plus_noise")
+    U, _ = np.linalg.qr(g.standard_normal((6, 2)))
+    V, _ = np.linalg.qr(g.standard_normal((5, 2)))
+    expected = U @ np.diag([2.0, 1.0]) @ V.T + 0.05 * g.standard_normal((6, 5))
+    np.testing.assert_allclose(S.low_rank_plus_noise(6, 5, 2), expected, rtol=0, atol=1e-12)
+
+    A = S.gaussian_matrix(6, 5, seed=3)
+    Q, _ = np.linalg.qr(stream("random_subspace").standard_normal((6, 2)))
+    np.testing.assert_allclose(S.best_in_random_subspace(A, 2), Q @ Q.T @ A, rtol=0, atol=1e-12)
+
+    g = stream("fit_low_rank_gd")
+    B0, C0 = 1e-2 * g.standard_normal((6, 2)), 1e-2 * g.standard_normal((2, 5))
+    *_, losses = S.fit_low_rank_gd(A, 2)
+    assert len(losses) == 3000 + 1 and losses[0] == pytest.approx(np.linalg.norm(A - B0 @ C0), rel=1e-12)
+
+
+def test_the_seed_chooses_the_draw():
+    assert not np.array_equal(S.gaussian_matrix(3, 3), S.gaussian_matrix(3, 3, seed=1))
+    np.testing.assert_array_equal(
+        S.gaussian_matrix(3, 3, seed=1), stream("gaussian_matrix", 1).standard_normal((3, 3)) / np.sqrt(3)
+    )
+
+
+A34 = np.arange(12.0).reshape(3, 4) + np.eye(3, 4)
+
+# (function, the arguments it is called with, the argument varied, its smallest allowed value, a value below)
+CHECKED = [
+    (R.random_factors, dict(d=2, k=2, r=1), "d", 1, 0),
+    (R.random_factors, dict(d=2, k=2, r=1), "k", 1, 0),
+    (R.random_factors, dict(d=2, k=2, r=1), "r", 1, 0),
+    (R.hilbert, dict(n=3), "n", 1, 0),
+    (R.dense_params, dict(d=2, k=2), "d", 1, 0),
+    (R.dense_params, dict(d=2, k=2), "k", 1, 0),
+    (S.gaussian_matrix, dict(m=2, n=2), "m", 1, 0),
+    (S.gaussian_matrix, dict(m=2, n=2), "n", 1, 0),
+    (S.low_rank_plus_noise, dict(m=2, n=2, r=1), "m", 1, 0),
+    (S.low_rank_plus_noise, dict(m=2, n=2, r=1), "n", 1, 0),
+    (S.low_rank_plus_noise, dict(m=2, n=2, r=1), "r", 1, 0),
+    (S.best_in_random_subspace, dict(A=A34, k=1), "k", 0, -1),
+    (S.fit_low_rank_gd, dict(A=A34, k=1, steps=2), "k", 1, 0),
+    (S.fit_low_rank_gd, dict(A=A34, k=1, steps=2), "steps", 1, 0),
+]
+
+
+@pytest.mark.parametrize("fn,kwargs,arg,low,below", CHECKED, ids=lambda v: getattr(v, "__name__", None))
+def test_a_checked_argument_is_named_when_refused_and_its_smallest_value_accepted(
+    fn, kwargs, arg, low, below
+):
+    fn(**{**kwargs, arg: low})
+    with pytest.raises(ValueError, match=rf"^{arg} must be .*got {below}$"):
+        fn(**{**kwargs, arg: below})
+
+
+@pytest.mark.parametrize("fn", [S.best_in_random_subspace, S.fit_low_rank_gd])
+def test_k_is_at_most_the_matrix_s_smaller_side(fn):
+    fn(A34, 3)
+    with pytest.raises(ValueError, match=r"^k must be in \d\.\.3, got 4$"):
+        fn(A34, 4)
