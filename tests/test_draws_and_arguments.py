@@ -88,3 +88,27 @@ def test_k_is_at_most_the_matrix_s_smaller_side(fn):
     fn(A34, 3)
     with pytest.raises(ValueError, match=r"^k must be in \d\.\.3, got 4$"):
         fn(A34, 4)
+
+
+def test_rank_for_energy_counts_a_target_met_exactly_as_reached():
+    assert S.rank_for_energy([1.0, 1.0], 0.5) == 1  # E_1 = 0.5 exactly
+    assert S.rank_for_energy([3.0, 2.0, 1.0], 1.0) == 3
+    assert S.rank_for_energy([3.0, 2.0, 1.0], 9 / 14) == 1
+
+
+def test_one_gradient_step_is_the_simultaneous_step_along_minus_the_gradient_over_sigma_1():
+    """B₁ = B₀ + η (A − B₀C₀) C₀ᵀ and C₁ = C₀ + η B₀ᵀ (A − B₀C₀), with η = lr / σ₁(A), the spectral norm."""
+    A = S.low_rank_plus_noise(6, 5, 2)
+    g = stream("fit_low_rank_gd")
+    B0, C0 = 1e-2 * g.standard_normal((6, 2)), 1e-2 * g.standard_normal((2, 5))
+    eta = 0.3 / np.linalg.svd(A, compute_uv=False)[0]
+    R0 = A - B0 @ C0
+    B, C, losses = S.fit_low_rank_gd(A, 2, steps=1)
+    np.testing.assert_allclose(B, B0 + eta * R0 @ C0.T, rtol=1e-12)
+    np.testing.assert_allclose(C, C0 + eta * B0.T @ R0, rtol=1e-12)
+    assert losses.tolist() == pytest.approx([np.linalg.norm(R0), np.linalg.norm(A - B @ C)], rel=1e-12)
+
+
+def test_an_all_zero_matrix_is_refused_in_words():
+    with pytest.raises(ValueError, match=r"^A is all zeros: there is nothing to fit$"):
+        S.fit_low_rank_gd(np.zeros((3, 3)), 1)

@@ -105,6 +105,14 @@ def test_inject_lora_s_defaults_are_peft_s():
     )
 
 
+def test_inject_lora_passes_its_rank_scale_and_dropout_to_every_layer():
+    model = models.random_model(models.tiny_opt_config(), seed=0)
+    names = L.inject_lora(model, ("q_proj", "v_proj"), r=2, alpha=6, dropout=0.1)
+    layers = [model.get_submodule(n) for n in names]
+    assert names and all(isinstance(layer, L.LoRALinear) for layer in layers)
+    assert all(layer.A.shape[0] == 2 and layer.scaling == 3 and layer.dropout.p == 0.1 for layer in layers)
+
+
 def test_initialisation_is_kaiming_uniform_for_A_and_zero_for_B():
     torch.manual_seed(0)
     layer = L.LoRALinear(nn.Linear(400, 300), r=64, alpha=16)
