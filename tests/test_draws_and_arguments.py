@@ -3,8 +3,8 @@
 - Each random matrix is numpy's PCG64 generator seeded with [seed, crc32(stream)], a stream per function
   (lorabook._checks.rng), at seed 0 unless told otherwise: a reader rerunning a chapter draws the very
   matrices whose numbers the page prints. Each draw is rebuilt here from that definition alone.
-- Each checked argument, given a value outside its range, is refused by a ValueError that begins with the
-  argument's own name, and its smallest allowed value is accepted.
+- Each checked argument (of rank, svd and budget), given a value outside its range, is refused by a
+  ValueError that begins with the argument's own name, and its smallest allowed value is accepted.
 """
 
 import zlib
@@ -12,6 +12,7 @@ import zlib
 import numpy as np
 import pytest
 
+from lorabook import budget, models
 from lorabook import rank as R
 from lorabook import svd as S
 
@@ -71,6 +72,7 @@ CHECKED = [
     (S.best_in_random_subspace, dict(A=A34, k=1), "k", 0, -1),
     (S.fit_low_rank_gd, dict(A=A34, k=1, steps=2), "k", 1, 0),
     (S.fit_low_rank_gd, dict(A=A34, k=1, steps=2), "steps", 1, 0),
+    (budget.technique_savings, dict(config=models.tiny_opt_config(), batch=1, seq=8), "accumulation", 1, 0),
 ]
 
 

@@ -297,6 +297,15 @@ def test_every_technique_lowers_the_peak_and_accumulation_saves_memory_not_work(
     assert before - after == one_big.peak - micro.peak
     rng = config.num_hidden_layers * torch.get_rng_state().numel()
     assert (micro.of_kind("activations") - rng) * 4 == one_big.of_kind("activations") - rng
+    # each pair is the estimate's two peaks at the batch and sequence length asked for
+    short = budget.technique_savings(config, 2, 128, accumulation=3, groups=M.parameter_groups(config))
+    assert short["int8 base (LLM.int8(), for LoRA)"] == (
+        M.estimate(config, "lora-fp16", 2, 128).peak,
+        M.estimate(config, "lora-int8", 2, 128).peak,
+    )
+    assert short["gradient accumulation (8-bit LoRA, checkpointing)"][0] == (
+        M.estimate(config, "lora-int8", 6, 128, checkpointing=True).peak
+    )
 
 
 def test_breakdown_regroups_every_byte():

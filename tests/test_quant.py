@@ -36,6 +36,47 @@ def test_zeropoint_error_is_at_most_half_a_step_and_uses_the_full_range(granular
     assert qx.q.min() >= -128 and qx.q.max() <= 127
 
 
+@pytest.mark.parametrize("granularity", Q.GRANULARITIES)
+def test_zeropoint_stretches_each_group_s_range_with_zero_over_the_256_codes(granularity):
+    """Per group (the tensor, each row or each column): s = 255 / (max(x, 0) − min(x, 0)), 1 for an
+    all-zero group; z = round(−s·min(x, 0)) − 128; q = round(s·x) + z, so zero comes back exactly. The rows
+    below are of mixed sign, all positive, all negative, narrower than 1, and all zero, to be read by row,
+    by column and whole."""
+    x = torch.tensor(
+        [
+            [-2.0, 0.5, 3.0, 1.0],
+            [0.2, 0.5, 0.3, 0.4],
+            [-0.7, -0.1, -0.4, -0.2],
+            [0.01, -0.02, 0.03, 0.0],
+            [0.0, 0.0, 0.0, 0.0],
+        ],
+        dtype=torch.float64,
+    )
+    qx = Q.zeropoint_quantize(x, granularity)
+    groups = {"tensor": [x.reshape(-1)], "row": list(x), "column": list(x.T)}[granularity]
+    scales = []
+    for g in groups:
+        lo, hi = min(g.min().item(), 0.0), max(g.max().item(), 0.0)
+        scales.append(255 / (hi - lo) if hi > lo else 1.0)
+    shape = {"tensor": (1, 1), "row": (-1, 1), "column": (1, -1)}[granularity]
+    s = torch.tensor(scales, dtype=torch.float64).reshape(shape)
+    torch.testing.assert_close(qx.scale.double(), s.expand_as(qx.scale), rtol=1e-12, atol=0)
+    lo = torch.stack([torch.clamp(g.min(), max=0) for g in groups]).reshape(shape)
+    z = torch.round(-s * lo) - 128
+    torch.testing.assert_close(qx.zero_point.double(), z.expand_as(qx.zero_point), rtol=0, atol=0)
+    assert qx.q.dtype == torch.int8
+    assert torch.equal(qx.q.long(), (torch.round(s * x) + z).clamp(-128, 127).long())
+    assert torch.all(qx.dequantize()[x == 0] == 0)  # zero is a code
+
+
+def test_zeropoint_clamps_the_code_that_two_ties_round_past_127():
+    """s = 1, z = round(1.5) − 128 = −126, and round(253.5) − 126 = 128: half-to-even rounds both ends up, so
+    the top code must be clamped to 127 (the bottom cannot fall below −128: round(−a) = −round(a))."""
+    qx = Q.zeropoint_quantize(torch.tensor([-1.5, 253.5], dtype=torch.float64))
+    assert float(qx.scale) == 1.0 and float(qx.zero_point) == -126
+    assert qx.q.tolist() == [-128, 127]
+
+
 def test_absmax_maps_the_largest_magnitude_to_127():
     qx = Q.absmax_quantize(torch.tensor([1.2, -0.5, -4.3, 1.2, -3.1, 0.8, 2.4, 5.4]))
     assert qx.q.abs().max() == 127 and qx.q[-1] == 127
