@@ -11,8 +11,11 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 
-from lorabook import budget, models
+from lorabook import budget, models, quant
+from lorabook import delta as D
+from lorabook import lora as L
 from lorabook import rank as R
 from lorabook import svd as S
 
@@ -40,6 +43,9 @@ def test_each_draw_is_numpy_s_generator_on_its_function_s_stream_at_seed_0():
     A = S.gaussian_matrix(6, 5, seed=3)
     Q, _ = np.linalg.qr(stream("random_subspace").standard_normal((6, 2)))
     np.testing.assert_allclose(S.best_in_random_subspace(A, 2), Q @ Q.T @ A, rtol=0, atol=1e-12)
+
+    W = stream("gaussian_weights").standard_normal((4, 3)) / 2
+    np.testing.assert_array_equal(quant.gaussian_weights(4, 3).numpy(), W.astype(np.float32))
 
     g = stream("fit_low_rank_gd")
     B0, C0 = 1e-2 * g.standard_normal((6, 2)), 1e-2 * g.standard_normal((2, 5))
@@ -73,6 +79,16 @@ CHECKED = [
     (S.fit_low_rank_gd, dict(A=A34, k=1, steps=2), "k", 1, 0),
     (S.fit_low_rank_gd, dict(A=A34, k=1, steps=2), "steps", 1, 0),
     (budget.technique_savings, dict(config=models.tiny_opt_config(), batch=1, seq=8), "accumulation", 1, 0),
+    (R.low_rank_params, dict(d=2, k=2, r=1), "d", 1, 0),
+    (R.low_rank_params, dict(d=2, k=2, r=1), "k", 1, 0),
+    (R.break_even_rank, dict(d=2, k=2), "d", 1, 0),
+    (R.break_even_rank, dict(d=2, k=2), "k", 1, 0),
+    (S.storage_ratio, dict(m=2, n=2, k=1), "m", 1, 0),
+    (S.storage_ratio, dict(m=2, n=2, k=1), "n", 1, 0),
+    (D.random_similarity, dict(i=1, j=1, k=2), "k", 1, 0),
+    (quant.gaussian_weights, dict(h=2, o=2), "h", 1, 0),
+    (quant.gaussian_weights, dict(h=2, o=2), "o", 1, 0),
+    (L.LoRALinear, dict(base=torch.nn.Linear(3, 2), r=1), "dropout", 0.0, -0.5),
 ]
 
 
@@ -114,3 +130,28 @@ def test_one_gradient_step_is_the_simultaneous_step_along_minus_the_gradient_ove
 def test_an_all_zero_matrix_is_refused_in_words():
     with pytest.raises(ValueError, match=r"^A is all zeros: there is nothing to fit$"):
         S.fit_low_rank_gd(np.zeros((3, 3)), 1)
+    with pytest.raises(ValueError, match=r"^S is all zeros: the zero matrix has no energy to capture$"):
+        S.energy_captured([0.0, 0.0])
+
+
+def test_lora_dropout_is_a_probability_below_one():
+    L.LoRALinear(torch.nn.Linear(3, 2), r=1, dropout=0.99)
+    for p in (1.0, 1.5):
+        with pytest.raises(ValueError, match=rf"^dropout must be in \[0, 1\), got {p}$"):
+            L.LoRALinear(torch.nn.Linear(3, 2), r=1, dropout=p)
+
+
+def test_a_lora_layer_s_factors_live_where_its_base_does():
+    """A and B are made on the base's device and in its dtype: on the meta device for the book's weightless
+    OPT-6.7B, beside the weights on a GPU."""
+    with torch.device("meta"):
+        base = torch.nn.Linear(8, 4, dtype=torch.float16)
+    layer = L.LoRALinear(base, r=2)
+    assert {layer.A.device.type, layer.B.device.type} == {"meta"}
+    assert layer.A.dtype == layer.B.dtype == torch.float16
+
+
+def test_the_break_even_rank_is_the_largest_integer_strictly_below_dk_over_d_plus_k():
+    for d, k in ((2, 3), (4, 4), (4096, 4096), (7, 5)):
+        r = R.break_even_rank(d, k)
+        assert isinstance(r, int) and r * (d + k) < d * k <= (r + 1) * (d + k)

@@ -31,6 +31,17 @@ def test_the_formula_counts_opt_350m_with_its_narrow_embeddings_and_no_final_lay
     assert model.model.decoder.final_layer_norm is None and model.model.decoder.project_in is not None
 
 
+def test_the_formula_leaves_out_the_final_layernorm_where_transformers_does():
+    """transformers' OPTDecoder builds a final LayerNorm only when do_layer_norm_before and not
+    _remove_final_layer_norm (a switch for some converted checkpoints): the formula follows it, each way."""
+    for remove in (False, True):
+        config = models.opt_config("opt-125m", num_hidden_layers=2, _remove_final_layer_norm=remove)
+        model = models.meta_model(config)
+        assert (model.model.decoder.final_layer_norm is None) == remove
+        counted = sum(p.numel() for p in model.parameters())
+        assert models.opt_parameter_formula(config) == counted
+
+
 def test_bytes_per_element_come_from_torch():
     """Each name maps to the format it names: its width from torch's finfo or iinfo, not from sizes' table."""
     named = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8}
