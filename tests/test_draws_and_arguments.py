@@ -155,3 +155,62 @@ def test_the_break_even_rank_is_the_largest_integer_strictly_below_dk_over_d_plu
     for d, k in ((2, 3), (4, 4), (4096, 4096), (7, 5)):
         r = R.break_even_rank(d, k)
         assert isinstance(r, int) and r * (d + k) < d * k <= (r + 1) * (d + k)
+
+
+def test_the_4_bit_rivals_are_their_formats():
+    """int4: symmetric absmax with 4 bits, the 15 levels k/7; FP4 E2M1 from its bits: a 2-bit exponent with
+    bias 1 and a 1-bit mantissa, subnormal at exponent 0 (value m/2), else 2^(e−1)·(1 + m/2); scaled by 6,
+    its largest value, to [−1, 1]."""
+    from lorabook import nf4
+
+    np.testing.assert_array_equal(nf4.int4_code(), [k / 7 for k in range(-7, 8)])
+    values = {
+        s * (m / 2 if e == 0 else 2 ** (e - 1) * (1 + m / 2))
+        for s in (-1, 1)
+        for e in range(4)
+        for m in range(2)
+    }
+    np.testing.assert_array_equal(nf4.fp4_code(), np.array(sorted(values)) / 6)
+
+
+def test_nf4_error_uses_the_block_it_is_given():
+    from lorabook import nf4
+
+    x = stream("nf4 error").standard_normal(1 << 10).astype(np.float32)
+    for block in (32, 64, 128):
+        expected = np.mean((nf4.quantize(x, None, block).dequantize() - x).astype(np.float64) ** 2)
+        assert nf4.error(x, None, block) == expected
+    assert nf4.error(x, None, 32) < nf4.error(x, None, 128)  # a smaller block, a closer absmax
+
+
+def test_outlier_activations_scale_distinct_dimensions_of_float32_states():
+    X, dims = quant.outlier_activations(5, 8, n_outliers=8, magnitude=3.0)
+    assert X.dtype == torch.float32 and sorted(set(dims.tolist())) == list(range(8))
+    X0, none = quant.outlier_activations(5, 8, n_outliers=0)
+    assert none.numel() == 0 and X0.abs().max() < 6
+    quant.outlier_activations(1, 1, n_outliers=1)
+    for kwargs, name in ((dict(n_tokens=0, h=4), "n_tokens"), (dict(n_tokens=2, h=0), "h")):
+        with pytest.raises(ValueError, match=rf"^{name} must be"):
+            quant.outlier_activations(**kwargs)
+    with pytest.raises(ValueError, match=r"^n_outliers must be in 0\.\.4, got 5$"):
+        quant.outlier_activations(2, 4, n_outliers=5)
+    with pytest.raises(ValueError, match=r"^magnitude must be"):
+        quant.outlier_activations(2, 4, magnitude=0)
+
+
+def test_tensor_wise_int8_matmul_uses_one_scale_for_each_operand():
+    X, W = torch.randn(4, 6, generator=torch.Generator().manual_seed(0)), quant.gaussian_weights(6, 3)
+    qx, qw = quant.absmax_quantize(X, "tensor"), quant.absmax_quantize(W, "tensor")
+    expected = (qx.q.to(torch.int32) @ qw.q.to(torch.int32)).double() / (qx.scale * qw.scale)
+    torch.testing.assert_close(
+        quant.vectorwise_matmul(X, W, "tensor").double(), expected, rtol=1e-6, atol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"^granularity must be 'vector' or 'tensor', got 'row'$"):
+        quant.vectorwise_matmul(X, W, "row")
+
+
+def test_a_spectrum_that_rises_anywhere_is_refused_where_it_rises():
+    with pytest.raises(ValueError, match=r"^S must be in descending order, got S\[1\] = 1.0 < S\[2\] = 2.0$"):
+        S.energy_captured([3.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match=r"got S\[0\] = 1.0 < S\[1\] = 1.5$"):
+        S.energy_captured([1.0, 1.5])

@@ -101,6 +101,21 @@ def test_usage_and_extremes_follow_the_code_and_block_they_are_given():
     assert N.entropy_bits(shares) == 1.0  # unused levels add nothing, not nan
 
 
+def test_a_weight_repacked_for_the_cpu_kernel_is_seen_and_not_read():
+    """bitsandbytes marks a repacked 4-bit weight with quant_state.packing_format_for_cpu: repacked_for_cpu
+    sees the mark, and dequantized_weight refuses to read the repacked data as the original layout."""
+    import bitsandbytes as bnb
+
+    layer = bnb.nn.Linear4bit(64, 8, bias=False, quant_type="nf4")
+    layer.weight = bnb.nn.Params4bit(_x(8, 64), requires_grad=False, quant_type="nf4")._quantize("cpu")
+    model = torch.nn.Sequential(layer)
+    assert not N.repacked_for_cpu(model) and N.dequantized_weight(layer).shape == (8, 64)
+    layer.weight.quant_state.packing_format_for_cpu = True
+    assert N.repacked_for_cpu(model)
+    with pytest.raises(ValueError, match="repacked for bitsandbytes' CPU kernel"):
+        N.dequantized_weight(layer)
+
+
 def test_pack_writes_bytes():
     packed = N.pack([1, 2, 15, 0])
     assert packed.dtype == np.uint8 and packed.tolist() == [0x12, 0xF0]
