@@ -214,3 +214,26 @@ def test_a_spectrum_that_rises_anywhere_is_refused_where_it_rises():
         S.energy_captured([3.0, 1.0, 2.0])
     with pytest.raises(ValueError, match=r"got S\[0\] = 1.0 < S\[1\] = 1.5$"):
         S.energy_captured([1.0, 1.5])
+
+
+def test_outlier_activations_are_drawn_from_their_stream():
+    g = stream("outlier_activations")
+    X = g.standard_normal((5, 8)).astype(np.float32)
+    dims = np.sort(g.choice(8, size=3, replace=False))
+    X[:, dims] *= 20.0
+    Xq, found = quant.outlier_activations(5, 8)
+    np.testing.assert_array_equal(Xq.numpy(), X)
+    np.testing.assert_array_equal(found.numpy(), dims)
+
+
+def test_int8_matmul_names_the_operand_it_refuses():
+    X, W = torch.ones(2, 3), torch.ones(3, 2)
+    with pytest.raises(ValueError, match=r"^X must be finite to quantize, got nan at index \(0, 0\)$"):
+        quant.vectorwise_matmul(torch.full((2, 3), float("nan")), W)
+    with pytest.raises(ValueError, match=r"^W must not be empty"):
+        quant.vectorwise_matmul(X, torch.ones(3, 0))
+
+
+def test_phi_names_both_column_counts_when_they_differ():
+    with pytest.raises(ValueError, match=r"^A1 and A2 must have the same number of columns, got 4 and 5$"):
+        D.subspace_similarity(np.ones((3, 4)), np.ones((3, 5)))
