@@ -138,6 +138,10 @@ MUTANTS ?=
 mutants: $(STAMP)
 	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_OPTS) -c constraints.txt mutmut==3.8.1
 	mkdir -p build
+	# mutmut copies each file into mutants/ once and never again, and maps each function to the tests that
+	# reach it once: the tests are copied afresh and the map made again (a few minutes), so that a test edited
+	# since the last run is the one that runs, on every function it now reaches (name survivors to retry them)
+	if [ -d mutants ]; then rm -rf mutants/tests mutants/mutmut-stats.json && cp -r tests mutants/tests; fi
 	$(BIN)/mutmut run --max-children 2 $(MUTANTS) > build/mutmut.log 2>&1 || { tail -20 build/mutmut.log; exit 1; }
 	$(BIN)/python -m bookbuild.mutants build/mutants.md
 

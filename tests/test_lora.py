@@ -94,15 +94,13 @@ def test_each_task_s_adapter_is_its_lora_parameters_in_fp32_beside_one_base():
 
 
 def test_inject_lora_s_defaults_are_peft_s():
-    """r and alpha left out, our LoRA is peft's LoraConfig() on the same layers."""
-    import inspect
-
-    defaults = {k: p.default for k, p in inspect.signature(L.inject_lora).parameters.items()}
-    assert (defaults["r"], defaults["alpha"], defaults["dropout"]) == (
-        LoraConfig().r,
-        LoraConfig().lora_alpha,
-        LoraConfig().lora_dropout,
-    )
+    """r, alpha and dropout left out, our LoRA is peft's LoraConfig() on the same layers."""
+    model = models.random_model(models.tiny_opt_config(), seed=0)
+    layers = [model.get_submodule(n) for n in L.inject_lora(model, ("q_proj",))]
+    peft = LoraConfig()
+    assert all(layer.A.shape[0] == peft.r for layer in layers)
+    assert all(layer.scaling == peft.lora_alpha / peft.r for layer in layers)
+    assert all(isinstance(layer.dropout, torch.nn.Identity) for layer in layers) and peft.lora_dropout == 0
 
 
 def test_inject_lora_passes_its_rank_scale_and_dropout_to_every_layer():

@@ -112,7 +112,7 @@ def test_a_weight_repacked_for_the_cpu_kernel_is_seen_and_not_read():
     assert not N.repacked_for_cpu(model) and N.dequantized_weight(layer).shape == (8, 64)
     layer.weight.quant_state.packing_format_for_cpu = True
     assert N.repacked_for_cpu(model)
-    with pytest.raises(ValueError, match="repacked for bitsandbytes' CPU kernel"):
+    with pytest.raises(ValueError, match="^module's weight was repacked for bitsandbytes' CPU kernel"):
         N.dequantized_weight(layer)
 
 
