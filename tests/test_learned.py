@@ -162,7 +162,6 @@ def test_the_shipped_seed_runs_record_what_measuring_them_now_gives(base, run_id
 def test_over_seeds_spreads_each_seed_s_measurement():
     """A comparison over seeds reads seed 42's run and its replicates, measured now where `results` holds
     them and as recorded otherwise."""
-
     counts = [L.info(i)["metrics"]["exact match"] for i in L.seeds_of("qv-r16-int8")]
     assert len(counts) == len(L.SEEDS) == 3
     spread = T.over_seeds("qv-r16-int8", "exact match")
@@ -259,26 +258,27 @@ def test_merging_the_nf4_run_requantizes_w0_plus_delta_and_keeps_its_quotes(base
     _, tokenizer = standin.load()
     batch, quotes = F.quotes_batch(tokenizer), standin.zen_of_python()
 
+    fresh = L.load("qv-r16-nf4", base)
+    deltas = L.lora_deltas(fresh)
+
     def weights(model):
+        """W of each adapted layer's 4-bit base, dequantized."""
         return {
             L.short_name(n): N.dequantized_weight(m)
             for n, m in model.named_modules()
             if type(m).__name__ == "Linear4bit" and "lora_" not in n and L.short_name(n) in deltas
         }
 
-    fresh = L.load("qv-r16-nf4", base)
-    deltas = L.lora_deltas(fresh)
     assert len(deltas) == 2 * base.config.num_hidden_layers and not N.repacked_for_cpu(fresh)
     w0 = weights(fresh)
     adapter = sum(p.numel() * p.element_size() for n, p in fresh.named_parameters() if "lora_" in n)
     assert adapter == 4 * L.info("qv-r16-nf4")["trainable"]  # the adapter stays fp32 on a 4-bit base
     # the stand-in's updates are larger than W₀ itself (chapter 9 reads what that means)
     assert statistics.median(float(d.norm() / w0[n].norm()) for n, d in deltas.items()) > 1
+    # merged without peft's warning that merging into 4 bits rounds: the chapter measures how much
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        merged = N.merge(
-            fresh
-        )  # without peft's warning that merging into 4 bits rounds: the chapter measures it
+        merged = N.merge(fresh)
     assert not [w for w in caught if "4-bit" in str(w.message)]
     w = weights(merged)
     for n, d in deltas.items():
