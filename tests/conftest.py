@@ -53,6 +53,21 @@ def cli_env(cache):
     return {**os.environ, "LORABOOK_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
 
 
+# The machine's own cache, as the chapters see it: `cache` below points the session elsewhere once a test asks
+# for it (so that tiny stand-ins stay out of it), and `machine_cache` points a test back.
+MACHINE_CACHE = os.environ.get("LORABOOK_CACHE")
+
+
+@pytest.fixture
+def machine_cache(monkeypatch):
+    """For tests whose results a chapter reads back (lorabook.memo) or that read what a chapter made: the
+    cache the chapters use, whatever tests ran before in this process."""
+    if MACHINE_CACHE is None:
+        monkeypatch.delenv("LORABOOK_CACHE", raising=False)
+    else:
+        monkeypatch.setenv("LORABOOK_CACHE", MACHINE_CACHE)
+
+
 @pytest.fixture(scope="session")
 def cache(tmp_path_factory):
     path = tmp_path_factory.mktemp("lorabook-cache")
@@ -114,3 +129,26 @@ if _TRACE_DIR:
         Path(_TRACE_DIR).mkdir(parents=True, exist_ok=True)
         out = Path(_TRACE_DIR) / f"producers-{worker}.json"
         out.write_text(json.dumps({t: sorted(s) for t, s in _RAN.items()}, indent=0))
+
+
+# `make mutants`: mutmut runs the tests that reach a mutated function in the order of a set and stops at the
+# first failure (-x). Run them fastest first, by the durations mutmut measured, so that a mutant a quick test
+# kills is not first run through a minute of training. Each file's tests stay together (a module fixture is
+# set up once), files in the order of their fastest test; the same tests run, only their order changes.
+def pytest_collection_modifyitems(config, items):
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", ""):
+        return
+    stats = Path("mutmut-stats.json")
+    if not stats.exists():
+        return
+    import json
+
+    duration = json.loads(stats.read_text())["duration_by_test"]
+
+    def seconds(item):
+        return duration.get(item.nodeid, float("inf"))
+
+    fastest = {}
+    for item in items:
+        fastest[item.path] = min(fastest.get(item.path, float("inf")), seconds(item))
+    items.sort(key=lambda item: (fastest[item.path], str(item.path), seconds(item)))
