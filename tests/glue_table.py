@@ -592,8 +592,9 @@ GLUE_TESTS = [
             "test_finetune.py::test_the_seeds_recipe_learns_the_quotes_on_the_shipped_stand_in",
             "test_finetune.py::test_exact_match_counts_whole_continuations",
             "test_finetune.py::test_the_loss_decreases",
+            "test_scoring_tables.py::test_a_run_s_summary_takes_each_field_from_its_result",
         ],
-        "",
+        "exact match and losses, taken from each run by finetune.scoring.summary",
     ),
     (
         r"ch8_(seed_batch|r|alpha|dropout)",
@@ -622,6 +623,7 @@ GLUE_TESTS = [
             "test_finetune.py::test_the_saved_files_hold_their_parameters_and_a_header",
             "test_finetune.py::test_the_adapter_is_saved_as_safetensors_and_reloads_to_the_same_logits",
             "test_finetune.py::test_full_fine_tuning_trains_every_weight_and_reloads",
+            "test_scoring_tables.py::test_a_run_s_summary_takes_each_field_from_its_result",
         ],
         "save and reload",
     ),
