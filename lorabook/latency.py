@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ._checks import check_int
+from ._threads import threads as on_threads
 from .seed import SEED
 
 
@@ -23,9 +24,7 @@ def interleaved_times(
     """Seconds per call of each function, in rounds that call every function once, in a rotating order."""
     repeats, warmup = check_int(repeats, "repeats", 1), check_int(warmup, "warmup", 0)
     threads = check_int(threads, "threads", 1)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with on_threads(threads):
         names = list(fns)
         for _ in range(warmup):
             for name in names:
@@ -38,8 +37,6 @@ def interleaved_times(
                 fns[name]()
                 times[name][i] = time.perf_counter() - start
         return times
-    finally:
-        torch.set_num_threads(previous)
 
 
 def ratios(times: dict[str, np.ndarray], base: str = "base") -> dict[str, dict[str, float]]:

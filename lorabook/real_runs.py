@@ -26,8 +26,9 @@ from pathlib import Path
 
 import torch
 
-from . import files, shipping, smollm2
+from . import files, memo, shipping, smollm2
 from . import finetune as F
+from ._threads import threads
 from .finetune.scoring import exact_match, heldout_sample, quotes_batch, quotes_loss
 from .seed import SEED
 from .spread import described, spread  # noqa: F401  (the chapter reads them here)
@@ -111,6 +112,23 @@ def evaluate(model, tokenizer) -> dict:
     }
 
 
+def before(precision: str = "int8") -> dict:
+    """`evaluate` of the model before any fine-tune, loaded in `precision`: int8 is where the LoRA runs start,
+    fp32 where full fine-tuning starts. On THREADS threads, and remembered for this version of the library as
+    make_run's runs are (the test of the chapter's baseline and the chapter measure it once between them)."""
+    if precision not in ("int8", "fp32"):
+        raise ValueError(f"precision must be 'int8' or 'fp32', got {precision!r}")
+    what = dict(sha=smollm2.SHA256, prompts=PROMPTS, every=HELDOUT_EVERY, threads=THREADS)
+    what["versions"] = versions()
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+    return memo.remembered(f"real-before-{precision}", key, lambda: _evaluated(precision))
+
+
+def _evaluated(precision: str) -> dict:
+    with threads(THREADS):
+        return evaluate(smollm2.load(precision), smollm2.load_tokenizer())
+
+
 @torch.no_grad()
 def heldout_loss(model, tokenizer) -> float:
     """Mean loss on text the model was not tuned on: every HELDOUT_EVERY-th window of Python's docs."""
@@ -119,17 +137,18 @@ def heldout_loss(model, tokenizer) -> float:
 
 
 def make_run(rid: str, output_dir: str | None = None) -> dict:
-    """Train one run (`lora-seed0`, `full-seed1`, …) and measure it. Returns what run.json holds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
-        return _make_run(rid, output_dir)
-    finally:
-        torch.set_num_threads(threads)
+    """Train one run (`lora-seed0`, `full-seed1`, …) and measure it. Returns what run.json holds.
+
+    Without an output_dir the adapter is thrown away and the result is remembered for this version of the
+    library (`lorabook.memo`): the test that checks seed 0 against the shipped run and chapter 8b, which shows
+    it, then train it once between them."""
+    if output_dir is None:
+        return memo.remembered(f"real-run-{rid}", run_key(rid), lambda: _made(rid, None))
+    return _made(rid, output_dir)
 
 
-def _make_run(rid: str, output_dir: str | None) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
+def _made(rid: str, output_dir: str | None) -> dict:
+    with threads(THREADS), tempfile.TemporaryDirectory() as tmp:
         cfg = config(rid, output_dir or tmp)
         start = time.perf_counter()
         model, tokenizer, result = F.run(cfg, overwrite=True, progress=False)

@@ -14,6 +14,9 @@ from lorabook import real_runs as R
 from lorabook import smollm2
 from lorabook.seed import SEED
 
+# the runs and the baseline these tests compute are remembered where chapter 8b reads them back
+pytestmark = pytest.mark.usefixtures("machine_cache")
+
 
 def test_every_shipped_run_is_current():
     assert R.stale() == [], "run `make real` to remake the stale runs"
@@ -117,15 +120,13 @@ def test_a_run_made_now_is_the_shipped_one_and_learns_the_quotes():
 
 @pytest.mark.slow
 def test_every_run_moves_away_from_the_model_before_the_fine_tune(runs):
-    """Chapter 8b's baseline, measured as the chapter measures it (real_runs.evaluate on the 8-bit model, and
-    the held-out loss of the fp32 model that full fine-tuning starts from): before the fine-tune the model
-    reproduces few of the 19 quotes; every shipped run lowers the loss on the quotes and ends with a higher
-    held-out loss than its starting model (LoRA's the 8-bit model, full fine-tuning's fp32), and the runs at
-    the profile's rate reproduce more quotes."""
+    """Chapter 8b's baseline, measured as the chapter measures it (real_runs.before: evaluate on the 8-bit
+    model, and the held-out loss of the fp32 model that full fine-tuning starts from): before the fine-tune
+    the model reproduces few of the 19 quotes; every shipped run lowers the loss on the quotes and ends with
+    a higher held-out loss than its starting model (LoRA's the 8-bit model, full fine-tuning's fp32), and
+    the runs at the profile's rate reproduce more quotes."""
     lora, full, rates = runs
-    tokenizer = smollm2.load_tokenizer()
-    before = R.evaluate(smollm2.load("int8"), tokenizer)
-    before_fp32 = R.heldout_loss(smollm2.load("fp32"), tokenizer)
+    before, before_fp32 = R.before("int8"), R.before("fp32")["heldout_loss"]
     assert len(before["rows"]) == 19 and before["exact_match"] <= 2
     assert all(r["exact_match"] > before["exact_match"] for r in lora + full)  # the seed's rate learns none
     assert all(r["quotes_loss"] < before["quotes_loss"] for r in lora + full + rates)

@@ -27,10 +27,9 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-import torch
-
 from .. import files, learned, real_runs, shipping, truncation
 from .. import finetune as F
+from .._threads import threads
 from ..learned_runs import SEEDS as LEARNED_SEEDS
 
 SHIPPED = Path(__file__).parent.parent / "data" / "family"
@@ -138,16 +137,12 @@ def stale(path: Path = SHIPPED) -> list[str]:
 
 def train(variant: str, seed: int, model: str = "stand-in", progress: bool = True, lr=None) -> dict:
     """Train one run with the fine-tune's pipeline and measure it as the model's chapter measures LoRA."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(real_runs.THREADS)  # sums in parallel depend on the thread count: fixed
-    try:
+    with threads(real_runs.THREADS):  # sums in parallel depend on the thread count: fixed
         with tempfile.TemporaryDirectory() as tmp:
             cfg = config(variant, seed, model, output_dir=tmp, lr=lr)
             cfg = dataclasses.replace(cfg, save_steps=cfg.max_steps)
             trained, tokenizer, result = F.run(cfg, overwrite=True, progress=progress)
         metrics = measure(trained.eval(), tokenizer, model)
-    finally:
-        torch.set_num_threads(threads)
     return {
         "id": run_id(variant, seed, lr),
         "label": VARIANTS[variant][0],
