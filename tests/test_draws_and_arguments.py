@@ -18,6 +18,7 @@ from lorabook import delta as D
 from lorabook import lora as L
 from lorabook import rank as R
 from lorabook import svd as S
+from lorabook.family import vera
 
 
 def stream(name, seed=0):
@@ -89,6 +90,22 @@ CHECKED = [
     (quant.gaussian_weights, dict(h=2, o=2), "h", 1, 0),
     (quant.gaussian_weights, dict(h=2, o=2), "o", 1, 0),
     (L.LoRALinear, dict(base=torch.nn.Linear(3, 2), r=1), "dropout", 0.0, -0.5),
+    (vera.Projections, dict(r=1, d_in=3, d_out=2), "r", 1, 0),
+    (vera.Projections, dict(r=1, d_in=3, d_out=2), "key", 0, -1),
+    (
+        vera.VeRALinear,
+        dict(base=torch.nn.Linear(3, 2), projections=vera.Projections(1, 3, 2)),
+        "dropout",
+        0.0,
+        -0.5,
+    ),
+    (
+        vera.VeRALinear,
+        dict(base=torch.nn.Linear(3, 2), projections=vera.Projections(1, 3, 2)),
+        "d_initial",
+        0.0,
+        -0.5,
+    ),
 ]
 
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from lorabook import family as F
 from lorabook import lora, models, nf4
-from lorabook.family import dora, loraplus
+from lorabook.family import dora, loraplus, vera
 from lorabook.family import runs as FR
 from lorabook.seed import SEED
 
@@ -305,6 +305,27 @@ def test_loraplus_groups_of_a_peft_model_with_an_embedding_adapter_equal_peft():
         )
 
 
+def test_loraplus_optimizer_s_defaults_and_extra_arguments_are_peft_s():
+    """Without a weight decay or an embedding rate, and with the optimizer's own arguments passed through:
+    the same optimizer, groups and defaults as create_loraplus_optimizer's."""
+    model = models.random_model(models.tiny_opt_config(tie_word_embeddings=False), seed=0)
+    theirs = get_peft_model(
+        model, LoraConfig(r=R, lora_alpha=ALPHA, target_modules=[*TARGETS, "embed_tokens"])
+    )
+    mine = F.loraplus_optimizer(theirs, lr=LR, ratio=RATIO, betas=(0.8, 0.95))
+    peft = create_loraplus_optimizer(
+        theirs, torch.optim.AdamW, lr=LR, loraplus_lr_ratio=RATIO, betas=(0.8, 0.95)
+    )
+    assert type(mine) is type(peft) is torch.optim.AdamW
+    assert loraplus.learning_rates(mine) == loraplus.learning_rates(peft)
+    assert {lr for lr, _ in loraplus.learning_rates(mine).values()} == {LR, LR * RATIO, 1e-6}
+    assert (
+        mine.defaults == peft.defaults and mine.defaults["lr"] == LR and mine.defaults["betas"] == (0.8, 0.95)
+    )
+    slower = F.loraplus_optimizer(theirs, lr=LR, ratio=RATIO, lr_embedding=1e-5)
+    assert {lr for lr, _ in loraplus.learning_rates(slower).values()} == {LR, LR * RATIO, 1e-5}
+
+
 # ---------------------------------------------------------------------------- VeRA
 
 
@@ -397,3 +418,104 @@ def test_vera_against_lora_on_opt_6_7b(capsys):
     seed_lora = LoraConfig(r=SEED.r, lora_alpha=SEED.lora_alpha, target_modules=list(SEED.target_modules))
     assert printed_trainable(get_peft_model(models.meta_model(config), seed_lora), capsys) == lora_count
     assert F.vera_shared_size(config, 256) == 2 * 256 * 4096
+
+
+def test_vera_s_defaults_are_peft_s_and_its_arguments_reach_every_layer():
+    """VeraConfig's defaults: projection_prng_key 0, d_initial 0.1, no dropout; and what inject_vera is given
+    reaches each layer."""
+    model = tiny_opt()
+    F.inject_vera(model, r=R, target_modules=TARGETS)
+    layers = [m for m in model.modules() if isinstance(m, F.VeRALinear)]
+    assert layers and all(torch.equal(m.lambda_d, torch.full((R,), 0.1)) for m in layers)
+    assert all(isinstance(m.dropout, nn.Identity) for m in layers)
+    first = layers[0].projections
+    key0 = vera.Projections(R, first.A.shape[1], first.B.shape[0], key=0)
+    assert torch.equal(first.A, key0.A) and torch.equal(first.B, key0.B)
+    assert torch.equal(vera.Projections(R, 5, 6).A, vera.Projections(R, 5, 6, key=0).A)
+    assert not torch.equal(vera.Projections(R, 5, 6).A, vera.Projections(R, 5, 6, key=1).A)
+    other = tiny_opt()
+    F.inject_vera(other, r=R, target_modules=TARGETS, d_initial=0.5, key=1, dropout=0.25)
+    layers = [m for m in other.modules() if isinstance(m, F.VeRALinear)]
+    assert all(torch.equal(m.lambda_d, torch.full((R,), 0.5)) for m in layers)
+    assert all(isinstance(m.dropout, nn.Dropout) and m.dropout.p == 0.25 for m in layers)
+    assert not torch.equal(layers[0].projections.A, first.A)
+    for alone in (
+        vera.VeRALinear(nn.Linear(3, 2), vera.Projections(1, 3, 2)),
+        vera.VeRALinear(nn.Linear(3, 2), vera.Projections(1, 3, 2), dropout=0.0),
+    ):
+        assert isinstance(alone.dropout, nn.Identity)
+
+
+def test_vera_trains_in_its_base_s_float_dtype_and_in_fp32_on_an_integer_base():
+    torch.manual_seed(0)
+    base = nn.Linear(6, 4)
+    layer = vera.VeRALinear(copy.deepcopy(base).to(torch.bfloat16), vera.Projections(3, 6, 4))
+    assert layer.lambda_d.dtype == layer.lambda_b.dtype == torch.bfloat16
+    with torch.no_grad():
+        layer.lambda_b.fill_(0.5)
+    x = torch.randn(2, 6)
+    out = layer(x.to(torch.bfloat16))  # the shared fp32 pair is cast to the input's dtype
+    assert out.dtype == torch.bfloat16
+    reference = vera.VeRALinear(base, vera.Projections(3, 6, 4))
+    with torch.no_grad():
+        reference.lambda_b.fill_(0.5)
+    torch.testing.assert_close(out.float(), reference(x), atol=0.05, rtol=0.02)
+    integer = nn.Linear(6, 4)
+    integer.weight = nn.Parameter(torch.zeros(4, 6, dtype=torch.int8), requires_grad=False)
+    layer = vera.VeRALinear(integer, vera.Projections(3, 6, 4))
+    assert layer.lambda_d.dtype == layer.lambda_b.dtype == torch.float32
+
+
+@pytest.mark.parametrize("d_in, d_out", [(7, 4), (6, 5)])
+def test_vera_refuses_shared_projections_too_small_for_either_side_of_a_layer(d_in, d_out):
+    message = (
+        "the shared projections, A (3, 6) and B (4, 3), "
+        f"are too small for a layer with d_in={d_in}, d_out={d_out}"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        vera.VeRALinear(nn.Linear(d_in, d_out), vera.Projections(3, 6, 4))
+
+
+def test_dora_on_a_base_without_a_bias_is_its_merged_weight():
+    torch.manual_seed(0)
+    layer = F.DoRALinear(nn.Linear(5, 3, bias=False), 2, 4)
+    with torch.no_grad():
+        layer.B.normal_()
+        layer.m.mul_(1.5)
+    x = torch.randn(4, 5)
+    for mode in (layer.train, layer.eval):
+        mode()
+        torch.testing.assert_close(layer(x), x @ layer.adapted_weight().T)
+
+
+def test_loraplus_groups_decay_nothing_unless_asked_and_rates_read_a_group_without_decay_as_zero():
+    model = models.random_model(models.tiny_opt_config(tie_word_embeddings=False), seed=0)
+    theirs = get_peft_model(model, LoraConfig(r=R, lora_alpha=ALPHA, target_modules=TARGETS))
+    assert {g["weight_decay"] for g in F.loraplus_groups(theirs, LR, RATIO)} == {0.0}
+    params = [p for p in theirs.parameters() if p.requires_grad]
+    rprop = torch.optim.Rprop(params, lr=0.5)  # an optimizer without weight decay
+    assert "weight_decay" not in rprop.param_groups[0]
+    assert set(loraplus.learning_rates(rprop).values()) == {(0.5, 0.0)}
+
+
+class _EmbeddingAdapter(nn.Module):
+    """An adapter of the book's own shape on an nn.Embedding: A and B beside a frozen `base`."""
+
+    def __init__(self):
+        super().__init__()
+        self.base = nn.Embedding(10, 4).requires_grad_(False)
+        self.A, self.B = nn.Parameter(torch.zeros(2, 10)), nn.Parameter(torch.zeros(4, 2))
+
+
+def test_loraplus_finds_an_embedding_adapter_of_the_book_s_shape_and_a_norm_at_the_top():
+    """The owner of layer.A (the book's adapters) as well as peft's layer.lora_embedding_A.default; and a
+    LayerNorm directly under the model is a norm like any other."""
+    model = nn.ModuleDict(
+        {"emb": _EmbeddingAdapter(), "lin": lora.LoRALinear(nn.Linear(4, 4), 2), "ln": nn.LayerNorm(4)}
+    )
+    assert loraplus.adapts_embedding(model, "emb.A") and loraplus.adapts_embedding(model, "emb.B")
+    assert not loraplus.adapts_embedding(model, "lin.A") and not loraplus.adapts_embedding(model, "ln.weight")
+    groups = F.loraplus_groups(model, LR, RATIO)
+    assert [id(p) for p in groups[1]["params"]] == [id(model["emb"].A), id(model["emb"].B)]
+    assert not loraplus.decays(model, "ln.weight") and not loraplus.decays(model, "lin.base.bias")
+    assert loraplus.decays(model, "lin.A")

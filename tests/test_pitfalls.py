@@ -77,6 +77,26 @@ def test_reentrant_checkpointing_leaves_lora_without_a_gradient_and_either_fix_g
         torch.testing.assert_close(result[fixed][1], second)
 
 
+def test_the_checkpointing_demo_s_gradients_are_its_recipe_s():
+    """The gradients the chapter prints are those of the recipe its docstring states, rebuilt here without
+    checkpointing: two LoRALinear(16 → 16, r = 4, α = 2r) layers drawn after torch.manual_seed(0), then a
+    batch of 3 inputs, and the loss Σ second(first(x))²; the defaults are that recipe."""
+    from lorabook.lora import LoRALinear
+
+    result = P.reentrant_checkpoint()
+    torch.manual_seed(0)
+    first, second = (LoRALinear(nn.Linear(16, 16), r=4, alpha=8) for _ in range(2))
+    x = torch.randn(3, 16)
+    second(first(x)).square().sum().backward()
+    for case in ("reference", "non-reentrant", "input needs grad"):
+        torch.testing.assert_close(result[case][0], first.B.grad, rtol=0, atol=0)
+        torch.testing.assert_close(result[case][1], second.B.grad, rtol=0, atol=0)
+    again = P.reentrant_checkpoint(d=16, r=4, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(again["reference"], result["reference"]))
+    other = P.reentrant_checkpoint(d=8, r=2, seed=1)
+    assert other["reference"][0].shape == (8, 2) and other["non-reentrant"][0].shape == (8, 2)
+
+
 def test_merging_into_int8_or_the_original_moves_the_logits_and_into_the_dequantized_copy_does_not(stand_in):
     from lorabook import learned
 
