@@ -98,7 +98,7 @@ def quantization_error(x, quantized: Quantized) -> torch.Tensor:
 def int8_matmul(Xq: torch.Tensor, Wq: torch.Tensor) -> torch.Tensor:
     """Xq @ Wq for int8 inputs, accumulated exactly in int32.
 
-    Each product is at most 127² = 16,129 in size, so h terms fit in int32 while h·127² < 2^31 (h < 133,144).
+    Each product is at most 127² = 16,129 in size, so h terms fit in int32 while h·127² < 2^31 (h ≤ 133,144).
     """
     for name, t in (("Xq", Xq), ("Wq", Wq)):
         if t.dtype != torch.int8:

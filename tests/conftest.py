@@ -1,5 +1,6 @@
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -53,19 +54,32 @@ def cli_env(cache):
     return {**os.environ, "LORABOOK_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
 
 
-# The machine's own cache, as the chapters see it: `cache` below points the session elsewhere once a test asks
-# for it (so that tiny stand-ins stay out of it), and `machine_cache` points a test back.
+# The machine's own cache, as the chapters see it (the real model's fp16 copy, lorabook.memo's results). The
+# session fixture `cache` below points LORABOOK_CACHE at a folder of its own, so that the tests' tiny
+# stand-ins stay out of the machine's; every test that does not ask for it (directly or through `tiny`) is
+# pointed back, so that it neither makes a second copy of the real model there nor hides what it computes
+# from the chapters.
 MACHINE_CACHE = os.environ.get("LORABOOK_CACHE")
 
 
-@pytest.fixture
-def machine_cache(monkeypatch):
-    """For tests whose results a chapter reads back (lorabook.memo) or that read what a chapter made: the
-    cache the chapters use, whatever tests ran before in this process."""
-    if MACHINE_CACHE is None:
-        monkeypatch.delenv("LORABOOK_CACHE", raising=False)
-    else:
-        monkeypatch.setenv("LORABOOK_CACHE", MACHINE_CACHE)
+@contextmanager
+def in_machine_cache():
+    """LORABOOK_CACHE as the chapters see it, inside the block (for fixtures wider than one test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if MACHINE_CACHE is None:
+            patch.delenv("LORABOOK_CACHE", raising=False)
+        else:
+            patch.setenv("LORABOOK_CACHE", MACHINE_CACHE)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def machine_cache(request):
+    if "cache" in request.fixturenames:
+        yield
+        return
+    with in_machine_cache():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -254,3 +254,31 @@ def test_int8_matmul_names_the_operand_it_refuses():
 def test_phi_names_both_column_counts_when_they_differ():
     with pytest.raises(ValueError, match=r"^A1 and A2 must have the same number of columns, got 4 and 5$"):
         D.subspace_similarity(np.ones((3, 4)), np.ones((3, 5)))
+
+
+def test_the_int8_products_name_the_operand_they_refuse():
+    X, W, codes = torch.ones(2, 3), torch.ones(3, 2), torch.ones(3, 2, dtype=torch.int8)
+    integer = torch.ones(2, 3, dtype=torch.int64)
+    for fn in (quant.llm_int8_matmul, lambda X, W: quant.outlier_columns(X)):
+        with pytest.raises(TypeError, match=r"^X must be a floating-point tensor .*got dtype torch.int64$"):
+            fn(integer, W)
+    with pytest.raises(TypeError, match=r"^W must be a floating-point tensor .*got dtype torch.int64$"):
+        quant.llm_int8_matmul(X, integer.T)
+    with pytest.raises(TypeError, match=r"^Wq must be int8, got dtype torch.float32$"):
+        quant.int8_matmul(codes.T, W)
+
+
+def test_int8_matmul_accumulates_in_int32_up_to_the_last_inner_dimension_that_fits():
+    """h products of at most 127² each fit in int32 while h·127² < 2³¹: up to h = 133,144."""
+    last = 2**31 // 127**2
+    assert last * 127**2 < 2**31 <= (last + 1) * 127**2
+    out = quant.int8_matmul(
+        torch.full((1, last), 127, dtype=torch.int8), torch.full((last, 1), 127, dtype=torch.int8)
+    )
+    assert out.item() == last * 127**2
+    too_many = last + 1
+    message = rf"^inner dimension h must be < {too_many} to accumulate in int32, got {too_many}$"
+    with pytest.raises(ValueError, match=message):
+        quant.int8_matmul(
+            torch.ones(1, too_many, dtype=torch.int8), torch.ones(too_many, 1, dtype=torch.int8)
+        )

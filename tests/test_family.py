@@ -519,3 +519,16 @@ def test_loraplus_finds_an_embedding_adapter_of_the_book_s_shape_and_a_norm_at_t
     assert [id(p) for p in groups[1]["params"]] == [id(model["emb"].A), id(model["emb"].B)]
     assert not loraplus.decays(model, "ln.weight") and not loraplus.decays(model, "lin.base.bias")
     assert loraplus.decays(model, "lin.A")
+
+
+@pytest.mark.parametrize("target", ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"])
+def test_vera_counts_each_linear_layer_of_opt_as_peft_does(target, capsys):
+    """Each of OPT's six linear layers alone, and all six, where fc1 and fc2 are not square."""
+    config = models.tiny_opt_config()
+    for targets in ([target], ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]):
+        theirs = get_peft_model(models.meta_model(config), VeraConfig(r=4, target_modules=targets))
+        assert printed_trainable(theirs, capsys) == F.vera_parameter_count(config, 4, targets)
+    layers = "['fc1', 'fc2', 'k_proj', 'out_proj', 'q_proj', 'v_proj']"
+    message = f"target_modules must be among {layers}, got ['lm_head']"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        F.vera_parameter_count(config, 4, [target, "lm_head"])

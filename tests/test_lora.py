@@ -355,3 +355,35 @@ def test_two_adapters_on_one_frozen_base_each_learn_their_own_contradictory_task
     for name, p in before.items():
         key = next(n for n in after if n.replace(".base_layer", "") == name)
         assert torch.equal(after[key], p), name
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        ("q_proj",),
+        ("k_proj",),
+        ("v_proj",),
+        ("o_proj",),
+        ("gate_proj",),
+        ("up_proj",),
+        ("down_proj",),
+        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+    ],
+)
+def test_the_llama_count_is_peft_s_for_every_linear_layer_under_grouped_query_attention(targets):
+    """A small Llama with SmolLM2's shape of attention: fewer key/value heads than query heads, and a head
+    width that is not hidden_size / heads."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig
+
+    config = LlamaConfig(
+        hidden_size=64,
+        intermediate_size=96,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=24,
+        num_hidden_layers=2,
+        vocab_size=100,
+    )
+    peft_model = get_peft_model(models.meta_model(config), LoraConfig(r=8, target_modules=list(targets)))
+    assert L.llama_lora_parameter_count(config, 8, targets) == peft_model.get_nb_trainable_parameters()[0]

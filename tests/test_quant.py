@@ -270,3 +270,25 @@ def test_unknown_granularity_is_refused():
         ValueError, match=r"granularity must be one of \('tensor', 'row', 'column'\), got 'block'"
     ):
         Q.absmax_quantize(torch.ones(2, 2), "block")
+
+
+def test_llm_int8_keeps_a_scale_per_row_of_x_and_column_of_w_each_without_the_outliers():
+    """s_x = 127 / the row's absmax and s_w = 127 / the column's absmax, shaped (n, 1) and (1, o). Without the
+    bitsandbytes layout the outlier dimensions are left out of both; with it, W keeps them, and X loses only
+    its outlier values. The rows here stay below 1, and one value sits exactly at τ = 6."""
+    X = (torch.rand(4, 16, generator=torch.Generator().manual_seed(0)) - 0.5) / 2
+    X[1, 3], X[2, 3], X[0, 9] = 6.0, 0.2, -7.5  # dimensions 3 and 9 are outliers; 0.2 is not an outlier value
+    W = Q.gaussian_weights(16, 5, seed=0)
+    keep = torch.ones(16, dtype=torch.bool)
+    keep[[3, 9]] = False
+    plain = Q.llm_int8_matmul(X, W)
+    assert plain.outlier_cols.tolist() == [3, 9]
+    assert plain.scale_x.shape == (4, 1) and plain.scale_w.shape == (1, 5)
+    close = lambda a, b: torch.testing.assert_close(a.double(), b.double(), rtol=1e-6, atol=0)  # noqa: E731
+    close(plain.scale_x, 127 / (X * keep).abs().amax(dim=1, keepdim=True))
+    close(plain.scale_w, 127 / (W * keep[:, None]).abs().amax(dim=0, keepdim=True))
+    layout = Q.llm_int8_matmul(X, W, bitsandbytes_layout=True)
+    assert layout.scale_x.shape == (4, 1) and layout.scale_w.shape == (1, 5)
+    small = torch.where(X.abs() >= 6.0, 0.0, X)  # row 2 keeps its 0.2 in dimension 3
+    close(layout.scale_x, 127 / small.abs().amax(dim=1, keepdim=True))
+    close(layout.scale_w, 127 / W.abs().amax(dim=0, keepdim=True))

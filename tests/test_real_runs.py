@@ -14,9 +14,6 @@ from lorabook import real_runs as R
 from lorabook import smollm2
 from lorabook.seed import SEED
 
-# the runs and the baseline these tests compute are remembered where chapter 8b reads them back
-pytestmark = pytest.mark.usefixtures("machine_cache")
-
 
 def test_every_shipped_run_is_current():
     assert R.stale() == [], "run `make real` to remake the stale runs"

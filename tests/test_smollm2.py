@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import in_machine_cache
 from gguf import GGMLQuantizationType, GGUFReader
 from gguf.quants import dequantize, quantize
 from hypothesis import given
@@ -284,8 +285,9 @@ def test_a_truncated_tensor_is_refused_by_size():
 
 @pytest.fixture(scope="module")
 def model_inputs():
-    model = smollm2.load("fp32")
-    return model, outliers.inputs(model, smollm2.load_tokenizer(), " ".join(standin.zen_of_python()))
+    with in_machine_cache():  # the real model's copy the chapters use, not a second one
+        model = smollm2.load("fp32")
+        return model, outliers.inputs(model, smollm2.load_tokenizer(), " ".join(standin.zen_of_python()))
 
 
 @pytest.fixture
