@@ -11,9 +11,11 @@ import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
 
+from lorabook import lora as L
 from lorabook import models, smollm2, standin
 from lorabook import pitfalls as P
 from lorabook.memory import parameter_groups
+from lorabook.seed import SEED
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +183,49 @@ def test_the_chapter_links_each_cause_to_its_line_in_the_installed_libraries():
     assert linked == {P.pinned_source(name) for name in P.SOURCES}
     with pytest.raises(ValueError, match="name must be one of"):
         P.pinned_source("nothing")
+
+
+def test_the_alpha_demo_is_one_adamw_step_of_its_stated_recipe():
+    """What the chapter prints, rebuilt: per scaling and rank, LoRALinear(256 → 256) drawn after
+    torch.manual_seed(0) with its scaling set, a batch of 64 inputs and targets, one AdamW step (lr 1e-3, no
+    weight decay) on the mean squared error; α = 16 and ranks 4, 16, 64 by default."""
+    from lorabook.lora import LoRALinear
+
+    steps = P.alpha_steps()
+    assert list(steps) == list(P.adapter.SCALINGS) and all(
+        list(by_r) == [4, 16, 64] for by_r in steps.values()
+    )
+    for name, scale in P.adapter.SCALINGS.items():
+        for r in (4, 64):
+            torch.manual_seed(0)
+            layer = LoRALinear(nn.Linear(256, 256), r=r, alpha=16.0)
+            layer.scaling = scale(16.0, r)
+            x, target = torch.randn(64, 256), torch.randn(64, 256)
+            optimizer = torch.optim.AdamW([layer.A, layer.B], lr=1e-3, weight_decay=0.0)
+            (layer(x) - target).square().mean().backward()
+            optimizer.step()
+            assert steps[name][r] == layer.delta_weight().norm().item()
+
+
+def test_the_saved_lora_adapter_holds_the_seed_s_rank_on_q_and_v_in_fp32():
+    config = models.tiny_opt_config()
+    sizes = P.saved_sizes(models.random_model(config, seed=0))
+    weights = 4 * L.lora_parameter_count(config, SEED.r)  # r = 16 on q_proj, v_proj, 4 bytes each
+    assert weights < sizes["LoRA"] < weights + 4096  # and a JSON header
+
+
+def test_the_embedding_s_bytes_are_its_vocabulary_times_its_own_width():
+    """OPT-350M projects a 512-wide embedding up to its 1,024-wide layers: the matrix is vocabulary × 512."""
+    config = models.tiny_opt_config(word_embed_proj_dim=16)
+    model = models.meta_model(config)
+    assert config.hidden_size != 16 and model.get_input_embeddings().weight.shape[1] == 16
+    assert P.embedding_bytes(config) == 2 * model.get_input_embeddings().weight.numel()
+    assert P.embedding_bytes(config, bytes_per=4) == 4 * config.vocab_size * 16
+    from transformers import LlamaConfig  # no word_embed_proj_dim: the width is hidden_size
+
+    assert P.embedding_bytes(LlamaConfig(vocab_size=100, hidden_size=24)) == 2 * 100 * 24
+
+
+def test_bytes_by_dtype_sums_each_dtype_s_parameters():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 5).half())
+    assert P.bytes_by_dtype(model) == {"float32": (6 + 2) * 4, "float16": (10 + 5) * 2}
