@@ -478,6 +478,7 @@ def test_vera_refuses_shared_projections_too_small_for_either_side_of_a_layer(d_
 
 def test_dora_on_a_base_without_a_bias_is_its_merged_weight():
     torch.manual_seed(0)
+    assert F.DoRALinear(nn.Linear(5, 3), 2).scaling == 1 / 2  # α = 1 by default, as LoRALinear's
     layer = F.DoRALinear(nn.Linear(5, 3, bias=False), 2, 4)
     with torch.no_grad():
         layer.B.normal_()
@@ -532,3 +533,50 @@ def test_vera_counts_each_linear_layer_of_opt_as_peft_does(target, capsys):
     message = f"target_modules must be among {layers}, got ['lm_head']"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         F.vera_parameter_count(config, 4, [target, "lm_head"])
+
+
+def test_stale_lists_every_run_a_folder_lacks_by_its_own_id_and_the_timing(tmp_path):
+    """An empty folder lacks every run `make family` makes (the stand-in's LoRA at its rate comes from "What
+    LoRA learned") and the timing; a record copied from the shipped folder is current there, a changed key is
+    not; the shipped folder's sweeps being complete, each variant's best rate adds its other seeds."""
+    import json
+    import shutil
+
+    from lorabook.family.compare import best_rate
+
+    expected = [
+        f"{m}/{FR.run_id(v, s)}"
+        for m in FR.MODELS
+        for v in FR.VARIANTS
+        for s in FR.SEEDS[m]
+        if not FR.from_learned(v, m)
+    ]
+    expected += [
+        f"stand-in/{FR.run_id(v, s, lr)}"
+        for v in FR.VARIANTS
+        for lr in FR.SWEEP_RATES
+        for s in FR.SWEEP_SEEDS
+    ]
+    assert FR.stale(tmp_path) == [*expected, "timing"]
+    v, s, lr = next(iter(FR.VARIANTS)), FR.SWEEP_SEEDS[0], FR.SWEEP_RATES[0]
+    (tmp_path / "stand-in").mkdir()
+    for name in (FR.run_id(v, s, lr), FR.run_id(v, FR.SEEDS["smollm2"][0])):
+        model = "stand-in" if name == FR.run_id(v, s, lr) else "smollm2"
+        (tmp_path / model).mkdir(exist_ok=True)
+        shutil.copy(FR.SHIPPED / model / f"{name}.json", tmp_path / model / f"{name}.json")
+    assert FR.is_current(v, s, path=tmp_path, lr=lr) and FR.is_current(
+        v, FR.SEEDS["smollm2"][0], "smollm2", tmp_path
+    )
+    assert f"stand-in/{FR.run_id(v, s, lr)}" not in FR.stale(tmp_path)
+    record = json.loads((tmp_path / "stand-in" / f"{FR.run_id(v, s, lr)}.json").read_text())
+    (tmp_path / "stand-in" / f"{FR.run_id(v, s, lr)}.json").write_text(json.dumps({**record, "key": "old"}))
+    assert not FR.is_current(v, s, path=tmp_path, lr=lr)  # a changed key
+    assert not FR.is_current(v, FR.SWEEP_SEEDS[1], path=tmp_path, lr=lr)  # no file
+    extra = [
+        (v, s, "stand-in", best_rate(v))
+        for v in FR.VARIANTS
+        if best_rate(v) in FR.SWEEP_RATES
+        for s in FR.SEEDS["stand-in"]
+        if s not in FR.SWEEP_SEEDS
+    ]
+    assert extra and FR.wanted() == FR.wanted(tmp_path) + extra
