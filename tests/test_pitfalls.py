@@ -223,7 +223,9 @@ def test_the_embedding_s_bytes_are_its_vocabulary_times_its_own_width():
     assert P.embedding_bytes(config, bytes_per=4) == 4 * config.vocab_size * 16
     from transformers import LlamaConfig  # no word_embed_proj_dim: the width is hidden_size
 
-    assert P.embedding_bytes(LlamaConfig(vocab_size=100, hidden_size=24)) == 2 * 100 * 24
+    assert (
+        P.embedding_bytes(LlamaConfig(vocab_size=100, hidden_size=24, num_attention_heads=4)) == 2 * 100 * 24
+    )
 
 
 def test_bytes_by_dtype_sums_each_dtype_s_parameters():
