@@ -231,3 +231,12 @@ def test_the_embedding_s_bytes_are_its_vocabulary_times_its_own_width():
 def test_bytes_by_dtype_sums_each_dtype_s_parameters():
     model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 5).half())
     assert P.bytes_by_dtype(model) == {"float32": (6 + 2) * 4, "float16": (10 + 5) * 2}
+
+
+def test_load_8bit_keeps_the_rest_in_the_dtype_asked_and_evaluates():
+    model = P.load_8bit(standin.SHIPPED, dtype=torch.float32)
+    assert not model.training
+    dtypes = {p.dtype for n, p in model.named_parameters() if "layers" not in n or "norm" in n or "bias" in n}
+    assert dtypes == {torch.float32}
+    assert torch.int8 in {p.dtype for p in model.parameters()}
+    assert {p.dtype for p in P.load_8bit(standin.SHIPPED).parameters()} == {torch.int8, torch.float16}

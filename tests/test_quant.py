@@ -292,3 +292,27 @@ def test_llm_int8_keeps_a_scale_per_row_of_x_and_column_of_w_each_without_the_ou
     small = torch.where(X.abs() >= 6.0, 0.0, X)  # row 2 keeps its 0.2 in dimension 3
     close(layout.scale_x, 127 / small.abs().amax(dim=1, keepdim=True))
     close(layout.scale_w, 127 / W.abs().amax(dim=0, keepdim=True))
+
+
+def test_an_all_zero_group_quantizes_to_zero_with_scale_one():
+    q = Q.absmax_quantize(torch.tensor([[0.0, 0.0], [1.0, -2.0]]), "row")
+    assert q.scale.flatten().tolist() == [1.0, 127 / 2] and q.q[0].tolist() == [0, 0]
+    assert q.dequantize()[0].tolist() == [0.0, 0.0]
+
+
+def test_row_and_column_scales_refuse_a_vector_by_its_shape():
+    for granularity in ("row", "column"):
+        message = rf"^{granularity}-wise scales need a 2-D tensor, got shape \(3,\)$"
+        with pytest.raises(ValueError, match=message):
+            Q.absmax_quantize(torch.ones(3), granularity)
+
+
+def test_dequantized_codes_and_relative_errors_are_float64_whatever_came_in():
+    q = Q.absmax_float32(torch.tensor([[0.1, -0.7]]), torch.tensor([[0.7]]))
+    assert q.dequantize().dtype == torch.float64
+    torch.testing.assert_close(q.dequantize(), q.q.double() / q.scale.double(), rtol=0, atol=0)
+    g = torch.Generator().manual_seed(0)
+    approx, exact = torch.randn(1000, generator=g), torch.randn(1000, generator=g)
+    expected = ((approx.double() - exact.double()).norm() / exact.double().norm()).item()
+    assert Q.relative_error(approx, exact) == expected
+    assert Q.relative_error(approx, exact.double()) == Q.relative_error(approx.double(), exact) == expected
