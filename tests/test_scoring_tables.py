@@ -17,7 +17,7 @@ ROWS = [
     row("Simple is", "better than complex.", "better than complex."),
 ]
 RESULT = {
-    "log_history": [{"loss": 3.5}, {"grad_norm": 1.0}, {"loss": 0.25}, {"train_runtime": 9.0}],
+    "log_history": [{"loss": 3.5}, {"grad_norm": 1.0}, {"loss": 1.5}, {"loss": 0.25}, {"train_runtime": 9.0}],
     "adapter_files": {"adapter_model.safetensors": 1_572_864, "adapter_config.json": 900, "b.safetensors": 8},
     "trainable": (393_216, 6_902_272),
     "train_seconds": 41.5,
@@ -92,3 +92,6 @@ def test_the_completions_table_pairs_each_quote_after_and_before(scored):
     assert list(table["before"]) == ["x", "a long completion …", "y"]
     assert all(len(b) <= 20 for b in table["before"])
     assert scoring.completions(before, ROWS)["before"][1] == "a long completion …"  # 20 characters by default
+    words = [dict(r, completion="aaaa bbbb cccc dddd eeee") for r in ROWS]  # 19 characters, then a word
+    assert scoring.completions(words, ROWS)["before"][0] == "aaaa bbbb cccc …"  # within 20 characters
+    assert scoring.completions(words, ROWS, width=21)["before"][0] == "aaaa bbbb cccc dddd …"

@@ -41,6 +41,16 @@ def test_standin_make_prints_what_the_report_says(tmp_path, monkeypatch, capsys)
     )
 
 
+def test_standin_help_names_the_command_and_says_what_each_argument_does(capsys):
+    with pytest.raises(SystemExit):
+        S.main(["--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert usage.startswith("usage: python -m lorabook.standin [-h] [--check] [dest]")
+    assert S.__doc__.splitlines()[0] in usage
+    assert "the folder to write (the shipped one)" in usage
+    assert "say whether dest is current; exit 1 if not" in usage
+
+
 def test_standin_makes_the_shipped_folder_by_default(monkeypatch):
     monkeypatch.setattr(S, "make", lambda dest: (_ for _ in ()).throw(RuntimeError(str(dest))))
     with pytest.raises(RuntimeError, match=f"^{S.SHIPPED}$"):
@@ -89,10 +99,21 @@ def test_the_family_measures_smollm2_as_the_real_model_s_chapter_does(monkeypatc
         "completions": {"p": "c"},
         "rows": [],
     }
-    monkeypatch.setattr(real_runs, "evaluate", lambda model, tokenizer: found)
+    monkeypatch.setattr(real_runs, "evaluate", lambda *args: args == ("model", "tokenizer") and found)
     assert family_runs.measure("model", "tokenizer", "smollm2") == {
         "exact match": 7,
         "quotes loss": 0.5,
         "held-out loss": 3.25,
         "completions": {"p": "c"},
     }
+
+
+def test_the_family_measures_the_stand_in_as_what_lora_learned_does(monkeypatch):
+    """truncation.measure on the model, its tokenizer, the quotes' batch and the held-out sample."""
+    from lorabook import truncation
+
+    monkeypatch.setattr(family_runs.F, "quotes_batch", lambda tokenizer: ("quotes", tokenizer))
+    monkeypatch.setattr(family_runs.F, "heldout_sample", lambda tokenizer: ("held-out", tokenizer))
+    monkeypatch.setattr(truncation, "measure", lambda *args: args)
+    expected = ("model", "tok", ("quotes", "tok"), ("held-out", "tok"))
+    assert family_runs.measure("model", "tok", "stand-in") == expected
