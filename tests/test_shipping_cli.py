@@ -47,8 +47,8 @@ def test_standin_help_names_the_command_and_says_what_each_argument_does(capsys)
     usage = " ".join(capsys.readouterr().out.split())
     assert usage.startswith("usage: python -m lorabook.standin [-h] [--check] [dest]")
     assert S.__doc__.splitlines()[0] in usage
-    assert "the folder to write (the shipped one)" in usage
-    assert "say whether dest is current; exit 1 if not" in usage
+    assert " dest the folder to write (the shipped one) " in usage
+    assert " --check say whether dest is current; exit 1 if not" in usage
 
 
 def test_standin_makes_the_shipped_folder_by_default(monkeypatch):
