@@ -653,7 +653,10 @@ GLUE_TESTS = [
     ),
     (
         r"ch8b_(n_quotes|heldout_windows)",
-        ["test_real_runs.py::test_the_real_model_is_measured_on_pep_20_and_every_fifteenth_held_out_window"],
+        [
+            "test_real_runs.py::test_the_real_model_is_measured_on_pep_20_and_every_fifteenth_held_out_window",
+            "test_real_runs.py::test_every_run_moves_away_from_the_model_before_the_fine_tune",
+        ],
         "what the runs are measured on",
     ),
     (
