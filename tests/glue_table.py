@@ -1062,6 +1062,6 @@ GLUE_TESTS = [
         [
             "test_pitfalls.py::test_fp16_adapters_fail_the_grad_scaler_peft_s_autocast_fixes_lora_but_not_a_module_to_save"
         ],
-        "the scaler's refusal and peft's fp32 adapters",
+        "the scaler's refusal, peft's fp32 adapters, and the step's size where it runs",
     ),
 ]

@@ -580,3 +580,43 @@ def test_stale_lists_every_run_a_folder_lacks_by_its_own_id_and_the_timing(tmp_p
         if s not in FR.SWEEP_SEEDS
     ]
     assert extra and FR.wanted() == FR.wanted(tmp_path) + extra
+
+
+def test_the_stand_in_s_lora_at_each_seed_is_that_seed_s_run_in_what_lora_learned(monkeypatch):
+    """LoRA's runs on the stand-in are lorabook.learned's qv-r16 (seed 42) and qv-r16-seed<s>: each seed reads
+    its own record, and is current exactly when that run is."""
+    from lorabook import learned
+
+    own = {42: "qv-r16", 0: "qv-r16-seed0", 1: "qv-r16-seed1"}
+    assert set(own) == set(FR.SEEDS["stand-in"])
+    for seed, run in own.items():
+        assert FR.learned_run(seed) == run
+        assert (
+            FR.record("lora", seed) == learned.info(run) and FR.record("lora", seed)["config"]["seed"] == seed
+        )
+        monkeypatch.setattr(learned, "is_current", lambda run_id, run=run: run_id == run)
+        assert [FR.is_current("lora", s) for s in own] == [s == seed for s in own]
+    with pytest.raises(ValueError, match=r"seed must be one of \(42, 0, 1\) for the stand-in, got 7"):
+        FR.learned_run(7)
+
+
+def test_wanted_gives_the_other_seeds_at_the_best_rate_of_the_folder_it_reads(tmp_path):
+    """A folder whose sweep of one variant is complete, with its quotes learned at 3e-2 alone: the variant's
+    third seed is wanted at 3e-2 there, whatever the shipped folder's best rate."""
+    import json
+
+    from lorabook.family.compare import best_rate
+
+    variant, picked = "rslora", 3e-2
+    assert best_rate(variant) != picked
+    (tmp_path / "stand-in").mkdir()
+    for lr in (*FR.SWEEP_RATES, None):
+        for seed in FR.SWEEP_SEEDS:
+            name = f"{FR.run_id(variant, seed, lr)}.json"
+            record = json.loads((FR.SHIPPED / "stand-in" / name).read_text())
+            record["metrics"]["exact match"] = 3 if lr == picked else 0
+            (tmp_path / "stand-in" / name).write_text(json.dumps(record))
+    assert best_rate(variant, tmp_path) == picked
+    extra = [(variant, s, "stand-in", picked) for s in FR.SEEDS["stand-in"] if s not in FR.SWEEP_SEEDS]
+    assert extra and FR.wanted(tmp_path)[-len(extra) :] == extra
+    assert not any(w[0] == variant and w[3] == best_rate(variant) for w in FR.wanted(tmp_path)[-len(extra) :])

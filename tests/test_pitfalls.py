@@ -2,6 +2,7 @@
 shown to work; the numbers for OPT-6.7B against the meta model; the source links against the installed
 files."""
 
+import copy
 import importlib.metadata
 import inspect
 from pathlib import Path
@@ -141,6 +142,17 @@ def test_a_tied_head_trained_as_a_copy_comes_apart_and_ensure_weight_tying_keeps
     assert "ensure_weight_tying" in result["warning"] and "no longer tied" in result["merge warning"]
     assert result["default"]["gap"] > 1e-3 and not result["default"]["tied after merge"]
     assert result["ensure"] == {"gap": 0.0, "tied after merge": True}
+    # the gap rebuilt: the head as an untied copy of the embedding, all else frozen (LoRA's B = 0 changes no
+    # first forward pass), one SGD step at the default rate 1e-2; embedding − head is then lr × the head's
+    # gradient
+    untied = copy.deepcopy(model).requires_grad_(False)
+    untied.lm_head.weight = nn.Parameter(model.get_input_embeddings().weight.detach().clone())
+    untied(input_ids=ids, labels=ids).loss.backward()
+    gap = 1e-2 * untied.lm_head.weight.grad.abs().max().item()
+    assert result["default"]["gap"] == pytest.approx(gap, rel=1e-3)
+    assert (
+        model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    )  # the caller's, as it was
 
 
 def test_scaling_by_alpha_grows_the_first_step_with_r_alpha_over_r_shrinks_it_rslora_holds_it():
@@ -156,11 +168,22 @@ def test_scaling_by_alpha_grows_the_first_step_with_r_alpha_over_r_shrinks_it_rs
 
 def test_fp16_adapters_fail_the_grad_scaler_peft_s_autocast_fixes_lora_but_not_a_module_to_save(stand_in):
     model, ids = stand_in
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
     result = P.fp16_adapters(model, ids)
     refused = "ValueError: Attempting to unscale FP16 gradients."
-    assert result["fp16 adapters"] == {"error": refused, "dtypes": ["float16"]}
-    assert result["peft's default"] == {"error": None, "dtypes": ["float32"]}
-    assert result["default, lm_head trained"] == {"error": refused, "dtypes": ["float16", "float32"]}
+    assert result["fp16 adapters"] == {"error": refused, "dtypes": ["float16"], "moved": 0.0}
+    assert result["default, lm_head trained"] == {
+        "error": refused,
+        "dtypes": ["float16", "float32"],
+        "moved": 0.0,
+    }
+    # where it runs, the step is AdamW's first at lr 1e-3: each entry with a gradient moves by lr·g/|g|
+    ran = result["peft's default"]
+    assert (ran["error"], ran["dtypes"]) == (None, ["float32"]) and ran["moved"] == pytest.approx(
+        1e-3, rel=1e-4
+    )
+    for name, p in model.named_parameters():  # the caller's model, as it was: each case works on a copy
+        assert p.dtype == before[name].dtype and torch.equal(p, before[name]), name
 
 
 def test_caught_returns_the_error_and_the_warnings_as_text():

@@ -31,6 +31,7 @@ from .. import files, learned, real_runs, shipping, truncation
 from .. import finetune as F
 from .._threads import threads
 from ..learned_runs import SEEDS as LEARNED_SEEDS
+from ..learned_runs import seeds_of
 
 SHIPPED = Path(__file__).parent.parent / "data" / "family"
 LORA_RUN = "qv-r16"  # the seed's adapter in "What LoRA learned": the stand-in's baseline
@@ -93,16 +94,23 @@ def from_learned(variant: str, model: str, lr=None) -> bool:
     return model == "stand-in" and variant == "lora" and lr is None
 
 
+def learned_run(seed: int) -> str:
+    """lorabook.learned's id of the stand-in's LoRA run at `seed` (at the first seed, the run itself)."""
+    if seed not in LEARNED_SEEDS:
+        raise ValueError(f"seed must be one of {LEARNED_SEEDS} for the stand-in, got {seed!r}")
+    return dict(zip(LEARNED_SEEDS, seeds_of(LORA_RUN), strict=True))[seed]
+
+
 def record(variant: str, seed: int, model: str = "stand-in", path: Path = SHIPPED, lr=None) -> dict:
     """The run's record; the stand-in's LoRA at its profile's rate from lorabook.learned, in the same form."""
     if from_learned(variant, model, lr):
-        return learned.info(LORA_RUN if seed == LEARNED_SEEDS[0] else f"{LORA_RUN}-seed{seed}")
+        return learned.info(learned_run(seed))
     return files.read_json(Path(path) / model / f"{run_id(variant, seed, lr)}.json")
 
 
 def is_current(variant: str, seed: int, model: str = "stand-in", path: Path = SHIPPED, lr=None) -> bool:
     if from_learned(variant, model, lr):
-        return learned.is_current(LORA_RUN if seed == LEARNED_SEEDS[0] else f"{LORA_RUN}-seed{seed}")
+        return learned.is_current(learned_run(seed))
     file = Path(path) / model / f"{run_id(variant, seed, lr)}.json"
     expected = key(config(variant, seed, model, lr=lr), model)
     return file.is_file() and files.read_json(file).get("key") == expected

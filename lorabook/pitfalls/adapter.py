@@ -96,8 +96,8 @@ def tied_embeddings(model, ids, module: str = "lm_head", lr: float = 1e-2) -> di
                 if p.requires_grad:
                     p -= lr * p.grad
         inner = tuned.base_model.model
-        embedding, head = (inner.get_input_embeddings(), inner.get_output_embeddings())
-        gap = (_weight(embedding) - _weight(head)).abs().max().item()
+        # a modules_to_save wrapper's .weight is its trained copy's: what the forward pass uses
+        gap = (inner.get_input_embeddings().weight - inner.get_output_embeddings().weight).abs().max().item()
         merged = {}
         _, on_merge = caught(lambda t=tuned, m=merged: m.setdefault("model", t.merge_and_unload()))
         merged = merged["model"]
@@ -107,12 +107,6 @@ def tied_embeddings(model, ids, module: str = "lm_head", lr: float = 1e-2) -> di
             out["warning"] = next(s for s in seen if "tie" in s)
             out["merge warning"] = next(s for s in on_merge if "tied" in s)
     return out
-
-
-def _weight(module):
-    """The weight a forward pass uses: a modules_to_save wrapper's trained copy, else the module's own."""
-    copies = getattr(module, "modules_to_save", None)
-    return copies["default"].weight if copies else module.weight
 
 
 # ---------------------------------------------------------------------------- 7. α against α/r
@@ -163,7 +157,9 @@ def fp16_adapters(model, ids) -> dict:
     """One mixed-precision step (a GradScaler, fp16 autocast) of LoRA on an fp16 base, for each of FP16_CASES:
     with autocast_adapter_dtype=False the adapters are fp16 and the scaler refuses their gradients; with the
     default (True) peft makes LoRA's factors fp32 and the step runs, but a module_to_save's copy stays fp16
-    and the scaler refuses it again. Returns each case's error (None: it ran) and its trainable dtypes."""
+    and the scaler refuses it again. Returns each case's error (None: it ran), its trainable dtypes, and the
+    largest change of a trainable parameter in the step ("moved": 0 where the scaler refused it, AdamW's rate
+    where it ran, since Adam's first step moves each entry with a gradient by lr·g/|g|)."""
     from peft import LoraConfig, get_peft_model
 
     out = {}
@@ -181,6 +177,9 @@ def fp16_adapters(model, ids) -> dict:
             scaler.step(optimizer)
             scaler.update()
 
+        before = [p.detach().clone() for p in params]
         error, _ = caught(step)
-        out[case] = {"error": error, "dtypes": sorted({str(p.dtype).removeprefix("torch.") for p in params})}
+        moved = max((p.detach() - b).abs().max().item() for p, b in zip(params, before, strict=True))
+        dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in params})
+        out[case] = {"error": error, "dtypes": dtypes, "moved": moved}
     return out
