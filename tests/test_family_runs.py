@@ -396,3 +396,28 @@ def test_at_lora_s_rate_pissa_ends_with_the_lowest_training_loss_and_at_its_own_
 def test_vera_s_best_rate_is_the_grid_s_largest_and_it_learns_some_quotes_there(at_best):
     assert FC.best_rate("vera") == max(FR.SWEEP_RATES)
     assert at_best["vera"]["exact match"]["median"] > 0
+
+
+def test_make_trains_each_missing_run_into_the_record_the_chapter_reads(tmp_path, monkeypatch):
+    """`make` on a folder that lacks one run (the runs cut to three steps): it trains it, writes the record
+    `record` and `is_current` read, and leaves a current folder alone. The record's losses are the shipped
+    run's first steps (within warm-up the schedule does not depend on max_steps), its key is what
+    `is_current` computes, its metrics are measured on the quotes and held-out windows."""
+    made = FR.config
+    monkeypatch.setattr(FR, "config", lambda *a, **k: dataclasses.replace(made(*a, **k), max_steps=3))
+    run = ("rslora", FR.SEEDS["stand-in"][0], "stand-in", None)
+    monkeypatch.setattr(FR, "wanted", lambda path=FR.SHIPPED: [run])
+    timed = iter([False, True])
+    monkeypatch.setattr(FC, "timing_current", lambda path=FR.SHIPPED: next(timed))
+    monkeypatch.setattr(FC, "step_times", lambda: {"key": "timed"})
+    assert FR.make(tmp_path, progress=False) == ["stand-in/rslora-seed42", "timing"]
+    assert FR.is_current(*run[:3], tmp_path) and FR.make(tmp_path, progress=False) == []
+    assert FR.files.read_json(tmp_path / "timing.json") == {"key": "timed"}
+    new, shipped = FR.record(*run[:3], tmp_path), FR.record(*run[:3])
+    assert (new["id"], new["label"], new["model"]) == ("rslora-seed42", "rsLoRA", "stand-in")
+    assert new["key"] == FR.key(FR.config(*run[:3]), "stand-in")
+    np.testing.assert_allclose(new["losses"], shipped["losses"][:3], rtol=1e-4)
+    assert new["trainable"] == shipped["trainable"] and new["versions"] == shipped["versions"]
+    assert new["config"] == {**shipped["config"], "max_steps": 3, "save_steps": 3}
+    assert set(new["metrics"]) == set(FR.METRICS) and 0 <= new["metrics"]["exact match"] <= 19
+    assert new["train_seconds"] > 0 and new["metrics"]["held-out loss"] > 0
