@@ -387,3 +387,9 @@ def test_the_llama_count_is_peft_s_for_every_linear_layer_under_grouped_query_at
     )
     peft_model = get_peft_model(models.meta_model(config), LoraConfig(r=8, target_modules=list(targets)))
     assert L.llama_lora_parameter_count(config, 8, targets) == peft_model.get_nb_trainable_parameters()[0]
+
+
+def test_a_lora_layer_prints_its_shape_rank_alpha_and_whether_it_is_merged():
+    layer = L.LoRALinear(nn.Linear(6, 4), r=2, alpha=4.0)
+    assert layer.extra_repr() == "d_in=6, d_out=4, r=2, alpha=4.0, merged=False"
+    assert repr(layer).splitlines()[:2] == ["LoRALinear(", "  d_in=6, d_out=4, r=2, alpha=4.0, merged=False"]

@@ -67,6 +67,17 @@ def test_full_finetune_costs_16_bytes_per_parameter_by_zero_and_18_by_hf():
     assert M.full_finetune(g, "fp32").total == 16 * g.total
 
 
+def test_bytes_per_parameter_divides_each_component_by_every_parameter():
+    """The chapter's table of bytes per parameter: each component over the whole count (linear and other)."""
+    g = M.ParameterGroups(linear=3000, linear_rows=10, other=1000)
+    zero = budget.bytes_per_parameter(M.full_finetune(g, "mixed", "zero"), g)
+    assert zero == {"weights (fp16)": 2, "gradients (fp16)": 2, "fp32 master copy": 4, "Adam m, v (fp32)": 8}
+    assert sum(budget.bytes_per_parameter(M.full_finetune(g, "mixed", "hf"), g).values()) == 18
+    eight = budget.bytes_per_parameter(M.full_finetune(g, "mixed", "zero", "adamw-8bit"), g)
+    # m and v: a byte each per parameter, and an fp32 scale per block of 256
+    assert eight["Adam m, v (8-bit)"] == 2 * (4000 + 4 * math.ceil(4000 / 256)) / 4000
+
+
 def test_int8_weights_are_one_byte_plus_a_scale_per_row_plus_the_float_rest():
     g = M.ParameterGroups(linear=1000, linear_rows=10, other=24)
     assert M.weights(g, "int8").total == 1000 + 4 * 10 + 2 * 24
