@@ -16,6 +16,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ._checks import check_int
@@ -164,7 +165,7 @@ def round_to_format(x: float, fmt) -> float:
     """`x` rounded to the nearest value of `fmt`, ties to even; overflow gives ±inf (E4M3FN saturates)."""
     f = get_format(fmt)
     x = _as_float(x)
-    if math.isnan(x) or math.isinf(x) or x == 0:
+    if math.isnan(x) or math.isinf(x):  # (zero goes on: n = 0 below, and copysign keeps -0.0)
         return x if f.has_inf or not math.isinf(x) else math.copysign(f.max_finite, x)
     m = f.mantissa_bits
     exp = max(math.frexp(abs(x))[1] - 1, f.emin)  # binade of |x| (subnormals share emin's spacing)
@@ -181,9 +182,9 @@ def encode(x: float, fmt) -> Fields:
     f = get_format(fmt)
     y = round_to_format(x, f)
     m, top = f.mantissa_bits, 2**f.exponent_bits - 1
-    sign = int(math.copysign(1.0, y) < 0) if not math.isnan(y) else 0
     if math.isnan(y):
         return decode((top << m) | (2**m - 1), f)  # a quiet NaN, every mantissa bit set (E4M3FN's only NaN)
+    sign = int(np.signbit(y))  # 1 for -0.0 too
     if math.isinf(y):
         return decode((sign << (f.bits - 1)) | (top << m), f)
     a = abs(y)

@@ -176,5 +176,5 @@ def test_unknown_format_is_refused_with_the_choices():
 def test_pattern_out_of_range_and_non_numbers_are_refused():
     with pytest.raises(ValueError, match=r"pattern must be in 0\.\.65535, got 65536"):
         fm.decode(2**16, FP16)
-    with pytest.raises(TypeError, match="x must be a real number"):
+    with pytest.raises(TypeError, match="x must be a real number, got '1.0' of type str"):
         fm.encode("1.0", FP16)

@@ -183,3 +183,14 @@ def test_offset_is_the_one_qlora_types():
     from lorabook import cited
 
     assert N.OFFSET == pytest.approx(cited.QLORA_NF4_OFFSET.value, abs=1e-7)
+
+
+def test_quantize_takes_any_block_from_one_and_names_a_block_below_it():
+    x = np.array([0.5, -1.0, 0.25], dtype=np.float32)
+    q = N.quantize(x, block=1)  # every value its own absmax: scaled to ±1, NF4's end levels, and back exactly
+    assert q.dequantize().dtype == np.float32
+    np.testing.assert_array_equal(q.dequantize(), x)
+    np.testing.assert_array_equal(q.indices, [15, 0, 15])  # NF4's top and bottom levels
+    with pytest.raises(ValueError, match="block must be >= 1, got 0"):
+        N.quantize(x, block=0)
+    assert N.quantize(torch.ones(2, 3, dtype=torch.float64), block=4).dequantize().dtype == np.float32
