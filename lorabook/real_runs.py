@@ -89,8 +89,13 @@ def run_key(rid: str) -> str:
 
 def config_key(cfg: F.FinetuneConfig) -> str:
     """Hash of what makes a run: its configuration, the model file, the measurements and the versions."""
-    cfg = {k: v for k, v in F.key_fields(cfg).items() if k not in ("output_dir",)}
-    what = dict(cfg=cfg, sha=smollm2.SHA256, prompts=PROMPTS, every=HELDOUT_EVERY, versions=versions())
+    return measured_key(cfg={k: v for k, v in F.key_fields(cfg).items() if k not in ("output_dir",)})
+
+
+def measured_key(**what) -> str:
+    """16 hex digits of sha256 over `what`, the model file, the prompts, the held-out stride and the versions:
+    everything a measurement of SmolLM2 here depends on."""
+    what |= dict(sha=smollm2.SHA256, prompts=PROMPTS, every=HELDOUT_EVERY, versions=versions())
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
@@ -118,9 +123,7 @@ def before(precision: str = "int8") -> dict:
     make_run's runs are (the test of the chapter's baseline and the chapter measure it once between them)."""
     if precision not in ("int8", "fp32"):
         raise ValueError(f"precision must be 'int8' or 'fp32', got {precision!r}")
-    what = dict(sha=smollm2.SHA256, prompts=PROMPTS, every=HELDOUT_EVERY, threads=THREADS)
-    what["versions"] = versions()
-    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+    key = measured_key(threads=THREADS)
     return memo.remembered(f"real-before-{precision}", key, lambda: _evaluated(precision))
 
 
