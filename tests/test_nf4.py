@@ -194,3 +194,29 @@ def test_quantize_takes_any_block_from_one_and_names_a_block_below_it():
     with pytest.raises(ValueError, match="block must be >= 1, got 0"):
         N.quantize(x, block=0)
     assert N.quantize(torch.ones(2, 3, dtype=torch.float64), block=4).dequantize().dtype == np.float32
+    zero = N.quantize(np.zeros(5, np.float32), block=4)  # a block of zeros: each on the code's 0 level
+    np.testing.assert_array_equal(N.nf4_code()[zero.indices], 0)
+
+
+def test_a_value_on_a_midpoint_goes_up_and_bitsandbytes_agrees_from_eight_ulps_away():
+    """quantize picks the nearest level, a tie (a value exactly on a float32 midpoint) going to the upper one.
+    bitsandbytes' kernel decides by its own thresholds, which lie within 7 float32 ulps of the midpoints: from
+    8 ulps away on either side, the two pick the same level for each of the 15 midpoints."""
+    code = N.nf4_code()
+    mid = ((code[1:] + code[:-1]) / 2).astype(np.float32)
+
+    def levels(values):  # the block's absmax is 1, so each value is its own scaled value
+        x = np.zeros(64, np.float32)
+        x[: values.size], x[-1] = values, 1.0
+        ours = N.quantize(x).indices[: values.size]
+        theirs = N.unpack(N.bnb_quantize(torch.from_numpy(x))[0].numpy())[: values.size]
+        return ours, theirs
+
+    np.testing.assert_array_equal(levels(mid)[0], np.arange(1, 16))
+    for direction in (-np.inf, np.inf):
+        away = mid
+        for _ in range(8):
+            away = np.nextafter(away, np.float32(direction))
+        ours, theirs = levels(away)
+        np.testing.assert_array_equal(ours, np.arange(15) + (direction > 0))
+        np.testing.assert_array_equal(ours, theirs)
