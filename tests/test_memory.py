@@ -72,7 +72,16 @@ def test_bytes_per_parameter_divides_each_component_by_every_parameter():
     g = M.ParameterGroups(linear=3000, linear_rows=10, other=1000)
     zero = budget.bytes_per_parameter(M.full_finetune(g, "mixed", "zero"), g)
     assert zero == {"weights (fp16)": 2, "gradients (fp16)": 2, "fp32 master copy": 4, "Adam m, v (fp32)": 8}
-    assert sum(budget.bytes_per_parameter(M.full_finetune(g, "mixed", "hf"), g).values()) == 18
+    hf = budget.bytes_per_parameter(M.full_finetune(g, "mixed", "hf"), g)
+    assert hf == {
+        "weights (fp32)": 4,
+        "fp16 copy for compute": 2,
+        "gradients (fp32)": 4,
+        "Adam m, v (fp32)": 8,
+    }
+    assert (
+        M.full_finetune(g).components == M.full_finetune(g, "mixed", "zero", "adamw").components
+    )  # defaults
     eight = budget.bytes_per_parameter(M.full_finetune(g, "mixed", "zero", "adamw-8bit"), g)
     # m and v: a byte each per parameter, and an fp32 scale per block of 256
     assert eight["Adam m, v (8-bit)"] == 2 * (4000 + 4 * math.ceil(4000 / 256)) / 4000
