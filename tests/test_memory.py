@@ -410,3 +410,44 @@ def test_non_reentrant_checkpointing_keeps_what_bitsandbytes_holds_on_ctx():
     ).of_kind("activations")
     assert act("lora-int8", False) - act("lora-int8", True) == 4 * 32 * L * (3 * h + f) * 2
     assert act("lora", False) == act("lora", True) and act("full", False) == act("full", True)
+
+
+def test_inference_holds_the_weights_and_the_kv_cache_alone():
+    """Chapter 5's inference rows for OPT-6.7B: the weights in their dtype and the keys and values of every
+    layer (2 × L × batch × seq × h × 2 bytes in fp16); nothing of training. batch 1 by default."""
+    config = models.opt_config("opt-6.7b")
+    g = M.parameter_groups(config)
+    kv = 2 * 32 * 3 * 7 * 4096 * 2
+    for mode, held in [
+        ("inference-fp32", 4 * g.total),
+        ("inference-fp16", 2 * g.total),
+        ("inference-int8", g.linear + 4 * g.linear_rows + 2 * g.other),
+    ]:
+        e = M.estimate(config, mode, 3, 7)
+        assert e.components["KV cache"] == kv and e.total == e.peak == held + kv, mode
+    assert M.estimate(config, "inference-fp16", seq=7).total == 2 * g.total + kv // 3
+    with pytest.raises(ValueError, match="device must be 'cuda' or 'cpu', got 'tpu'"):
+        M.estimate(config, "lora-int8", device="tpu")
+
+
+def test_lora_states_are_sixteen_bytes_a_parameter_with_adamw_and_ten_odd_with_8_bit_adam():
+    assert M.lora_states(1000).components == {
+        "LoRA weights (fp32)": 4000,
+        "LoRA gradients (fp32)": 4000,
+        "LoRA Adam m, v": 8000,
+    }
+    eight = M.lora_states(1000, "adamw-8bit").components["LoRA Adam m, v"]
+    assert eight == 2 * (1000 + 4 * math.ceil(1000 / 256))
+    assert M.lora_states(0).total == 0
+    with pytest.raises(ValueError, match="n_lora must be >= 0, got -1"):
+        M.lora_states(-1)
+
+
+def test_estimates_add_by_component_and_bytes_stay_whole_numbers():
+    a = sizes.Estimate({"x": 1, "y": 2}, {"y": "gradients"})
+    b = sizes.Estimate({"x": 10, "z": 5}, {"z": "activations"})
+    assert (a + b).components == {"x": 11, "y": 2, "z": 5}
+    assert (a + b).kinds == {"y": "gradients", "z": "activations"}
+    g = M.parameter_groups(models.opt_config("opt-6.7b"))
+    for dtype, dq in [("fp16", False), ("int8", False), ("nf4", False), ("nf4", True)]:
+        assert all(type(v) is int for v in M.weights(g, dtype, double_quant=dq).components.values()), dtype
