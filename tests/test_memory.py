@@ -451,3 +451,18 @@ def test_estimates_add_by_component_and_bytes_stay_whole_numbers():
     g = M.parameter_groups(models.opt_config("opt-6.7b"))
     for dtype, dq in [("fp16", False), ("int8", False), ("nf4", False), ("nf4", True)]:
         assert all(type(v) is int for v in M.weights(g, dtype, double_quant=dq).components.values()), dtype
+
+
+def test_shape_reads_opt_bloom_and_gpt_style_names():
+    from types import SimpleNamespace
+
+    from transformers import GPT2Config
+
+    assert sizes.shape(models.opt_config("opt-6.7b")) == (4096, 32, 32)
+    assert sizes.shape(BloomConfig(hidden_size=64, n_layer=3, n_head=4)) == (64, 3, 4)
+    assert sizes.shape(GPT2Config(n_embd=48, n_layer=2, n_head=6)) == (48, 2, 6)
+    assert sizes.shape(SimpleNamespace(n_embd=12, n_layer=5, n_head=3)) == (12, 5, 3)  # GPT-2's own names
+    with pytest.raises(
+        ValueError, match=r"config must have a hidden size \(hidden_size or n_embd\), got object"
+    ):
+        sizes.shape(object())
