@@ -393,3 +393,10 @@ def test_a_lora_layer_prints_its_shape_rank_alpha_and_whether_it_is_merged():
     layer = L.LoRALinear(nn.Linear(6, 4), r=2, alpha=4.0)
     assert layer.extra_repr() == "d_in=6, d_out=4, r=2, alpha=4.0, merged=False"
     assert repr(layer).splitlines()[:2] == ["LoRALinear(", "  d_in=6, d_out=4, r=2, alpha=4.0, merged=False"]
+
+
+def test_the_closed_form_counts_refuse_a_layer_the_model_does_not_have():
+    opt = "['fc1', 'fc2', 'k_proj', 'out_proj', 'q_proj', 'v_proj']"
+    with pytest.raises(ValueError) as refused:
+        L.lora_parameter_count(models.tiny_opt_config(), 4, ["q_proj", "lm_head", "gate_proj"])
+    assert str(refused.value) == f"target_modules must be among {opt}, got ['gate_proj', 'lm_head']"
