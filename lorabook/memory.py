@@ -51,11 +51,7 @@ def parameter_groups(config) -> ParameterGroups:
     """Count the parameters of `config`'s causal LM on the meta device (nothing downloaded or allocated)."""
     from .models import meta_model, parameter_count
 
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None)
-    if not hidden:
-        raise ValueError(
-            f"config must have a hidden size (hidden_size or n_embd), got {type(config).__name__}"
-        )
+    shape(config)  # a config without a hidden size is refused here, by name
     model = meta_model(config)
     linear = rows = 0
     for name, module in model.named_modules():

@@ -466,3 +466,46 @@ def test_shape_reads_opt_bloom_and_gpt_style_names():
         ValueError, match=r"config must have a hidden size \(hidden_size or n_embd\), got object"
     ):
         sizes.shape(object())
+
+
+def test_estimate_passes_the_workload_s_rank_targets_optimizer_and_device_to_each_part():
+    """lora-int8 at r = 4 on q, k and v with 8-bit Adam on the CPU: LoRA's states count those layers at that
+    rank with that optimizer, and the activations are saved.activations' for the same adapter, with the CPU's
+    dropout masks in the activations' dtype (2 bytes) instead of CUDA's bools. Full fine-tuning's are
+    saved.activations' of full training."""
+    from lorabook.lora import lora_parameter_count
+    from lorabook.saved import activations
+
+    config, targets = models.tiny_opt_config(), ("q_proj", "k_proj", "v_proj")
+    g = M.parameter_groups(config)
+    n = lora_parameter_count(config, 4, targets)
+    assert n != lora_parameter_count(config, 4) != lora_parameter_count(config, 16, targets)
+    e = M.estimate(
+        config, "lora-int8", 2, 8, r=4, target_modules=targets, optimizer="adamw-8bit", device="cpu"
+    )
+    assert e.components["LoRA weights (fp32)"] == 4 * n
+    assert e.components["LoRA Adam m, v"] == M.adam_states(n, "adamw-8bit")
+    for device, masks in [("cpu", 2), ("cuda", 1)]:
+        e = M.estimate(config, "lora-int8", 2, 8, r=4, target_modules=targets, device=device)
+        saved = activations(config, 2, 8, "lora-int8", target_modules=targets, r=4, mask_bytes=masks)
+        assert {k: e.components[k] for k in saved.components} == saved.components, device
+    full = M.estimate(config, "full-mixed", 2, 8, device="cpu")
+    saved = activations(config, 2, 8, "full", mask_bytes=2)
+    assert {k: full.components[k] for k in saved.components} == saved.components
+    assert saved.components != activations(config, 2, 8, "lora", mask_bytes=2).components
+
+
+def test_adam_states_count_whole_bytes_from_zero_parameters_and_name_what_they_refuse():
+    assert M.adam_states(0) == 0 and M.adam_states(3) == 24
+    assert (
+        M.adam_states(300, "adamw-8bit") == 2 * (300 + 4 * 2)
+        and type(M.adam_states(300, "adamw-8bit")) is int
+    )
+    with pytest.raises(ValueError, match="n must be >= 0, got -1"):
+        M.adam_states(-1)
+    with pytest.raises(ValueError, match="optimizer must be 'adamw' or 'adamw-8bit', got 'sgd'"):
+        M.adam_states(3, "sgd")
+    with pytest.raises(
+        ValueError, match=r"config must have a hidden size \(hidden_size or n_embd\), got dict"
+    ):
+        M.parameter_groups({})

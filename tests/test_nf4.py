@@ -154,6 +154,11 @@ def test_inputs_are_checked():
         N.nf4_code(1.0)
     with pytest.raises(ValueError, match="x must be a non-empty finite array"):
         N.quantize(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match=r"x must be a non-empty finite array, got shape \(0,\)"):
+        N.quantize(np.array([]))
+    with pytest.raises(ValueError, match=r"offset must be in \(0.5, 1\), got 0.5"):
+        N.nf4_code(0.5)
+    assert N.error([0.1]) == 0.0  # read as float32: a lone value is its block's absmax and comes back exactly
     with pytest.raises(ValueError, match="load_in_8bit and load_in_4bit are exclusive"):
         F.FinetuneConfig(load_in_4bit=True).validate()
 
