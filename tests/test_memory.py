@@ -477,7 +477,6 @@ def test_estimate_passes_the_workload_s_rank_targets_optimizer_and_device_to_eac
     from lorabook.saved import activations
 
     config, targets = models.tiny_opt_config(), ("q_proj", "k_proj", "v_proj")
-    g = M.parameter_groups(config)
     n = lora_parameter_count(config, 4, targets)
     assert n != lora_parameter_count(config, 4) != lora_parameter_count(config, 16, targets)
     e = M.estimate(
