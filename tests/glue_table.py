@@ -699,7 +699,12 @@ GLUE_TESTS = [
         ["test_real_runs.py::test_the_recipe_learns_the_quotes_over_at_least_three_seeds"],
         "exact match over seeds",
     ),
-    (r"ch8b_full_lr", ["test_real_runs.py::test_the_runs_configurations"], "full fine-tuning's one rate"),
+    (
+        r"ch8b_(full_lr|lr_over_full)",
+        ["test_real_runs.py::test_the_runs_configurations"],
+        "full fine-tuning's one rate, far below LoRA's",
+    ),
+    (r"ch8b_cited_lr_ratio", CITED, "CITED: LoRA Without Regret"),
     (
         r"ch8b_(n_after|n_prompts|max_new|prompt_empty)",
         ["test_real_runs.py::test_after_the_fine_tune_the_model_ends_its_completions"],

@@ -369,3 +369,29 @@ def test_the_chapters_figures_draw_without_a_warning_and_legibly(activations, te
     labels = [t.get_text() for t in figs[0].axes[1].get_legend().get_texts()]
     assert labels == [f"dimension {d}" for d in sorted(outliers.recurrence(table, "q_proj"))]
     assert [str(w.message) for w in caught] == []
+
+
+def test_in_8bit_only_the_decoder_s_linear_weights_take_a_byte_and_the_shared_embedding_stays_fp32():
+    """Chapter 8b's footprints: loaded in 8-bit, each of the 7 linear layers of every decoder layer is
+    bitsandbytes' Linear8bitLt with a one-byte weight; every other parameter stays fp32, the token embedding
+    among them, shared with the output head. So the 8-bit footprint is 4 bytes a parameter less 3 for each
+    int8 weight, and fp32's is 4 bytes a parameter (get_memory_footprint counts parameters and buffers, not
+    the per-row scales bitsandbytes keeps apart)."""
+    import bitsandbytes as bnb
+
+    from lorabook import models
+
+    int8, fp32 = smollm2.load("int8"), smollm2.load("fp32")
+    linear = [m for n, m in int8.named_modules() if isinstance(m, bnb.nn.Linear8bitLt)]
+    assert len(linear) == 7 * int8.config.num_hidden_layers and all(
+        m.weight.dtype == torch.int8 for m in linear
+    )
+    params = models.parameter_count(int8)
+    assert params == models.parameter_count(fp32) == sum(p.numel() for p in fp32.parameters())
+    n_int8 = sum(m.weight.numel() for m in linear)
+    buffers = sum(b.nbytes for b in int8.buffers())
+    assert int8.get_memory_footprint() == 4 * params - 3 * n_int8 + buffers
+    assert fp32.get_memory_footprint(return_buffers=False) == 4 * params
+    embedding = int8.get_input_embeddings().weight
+    assert embedding is int8.get_output_embeddings().weight and embedding.dtype == torch.float32
+    assert embedding.nbytes == 4 * int8.config.vocab_size * int8.config.hidden_size
