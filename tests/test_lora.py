@@ -400,3 +400,19 @@ def test_the_closed_form_counts_refuse_a_layer_the_model_does_not_have():
     with pytest.raises(ValueError) as refused:
         L.lora_parameter_count(models.tiny_opt_config(), 4, ["q_proj", "lm_head", "gate_proj"])
     assert str(refused.value) == f"target_modules must be among {opt}, got ['gate_proj', 'lm_head']"
+
+
+def test_matches_follows_peft_for_a_regex_and_for_a_list_of_names():
+    from peft.tuners.tuners_utils import check_target_module_exists
+
+    model = models.meta_model(models.tiny_opt_config())
+    names = [n for n, _ in model.named_modules() if n]
+    for targets in (
+        r".*layers\.1\.self_attn\.(q|v)_proj",
+        r"model\.decoder\.layers\.0\.fc1",
+        ["q_proj", "fc2"],
+    ):
+        ours = [n for n in names if L.matches(n, targets)]
+        theirs = [n for n in names if check_target_module_exists(LoraConfig(target_modules=targets), n)]
+        assert ours == theirs and ours, targets
+    assert not L.matches("model.decoder.layers.0.fc1", r"fc1")  # a regex matches the whole name

@@ -508,3 +508,24 @@ def test_adam_states_count_whole_bytes_from_zero_parameters_and_name_what_they_r
         ValueError, match=r"config must have a hidden size \(hidden_size or n_embd\), got dict"
     ):
         M.parameter_groups({})
+
+
+def test_opt_configs_default_to_6_7b_carry_only_opt_s_own_fields_and_name_what_they_refuse():
+    from transformers import OPTConfig
+
+    assert models.opt_config().to_dict() == models.opt_config("opt-6.7b").to_dict()
+    for name in models.OPT_CONFIGS:
+        assert models.opt_config(name).to_dict().keys() == OPTConfig().to_dict().keys(), name
+    assert models.tiny_opt_config().to_dict().keys() == OPTConfig().to_dict().keys()
+    with pytest.raises(ValueError) as refused:
+        models.opt_config("opt-7b")
+    assert str(refused.value) == f"name must be one of {sorted(models.OPT_CONFIGS)}, got 'opt-7b'"
+
+
+def test_random_model_draws_from_seed_0_in_the_dtype_asked():
+    config = models.tiny_opt_config()
+    first, again = models.random_model(config), models.random_model(config, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), again.parameters(), strict=True))
+    assert {p.dtype for p in models.random_model(config, dtype=torch.bfloat16).parameters()} == {
+        torch.bfloat16
+    }

@@ -89,7 +89,7 @@ def test_spread_and_apart():
     assert not spread.apart(spread.spread([1, 3]), spread.spread([3, 4]))  # touching ranges are noise
     assert not spread.apart(spread.spread([3, 4]), spread.spread([1, 3]))  # in either order
     assert spread.apart(spread.spread([3, 4]), spread.spread([1, 2]))
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ValueError, match="^values must hold at least one run.s measurement, got none$"):
         spread.spread([])
 
 
