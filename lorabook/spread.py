@@ -19,8 +19,12 @@ def spread(values) -> dict:
 
 
 def described(spread: dict) -> str:
-    """A spread as the chapter prints it: the median, then the range in brackets (3 significant figures)."""
-    return f"{spread['median']:.3g} [{spread['min']:.3g}–{spread['max']:.3g}]"
+    """A spread as the chapter prints it: the median to 3 significant figures, then the range in brackets to
+    as many decimals as the median shows ("5.73 [5.70–5.80]", not "[5.7–5.8]")."""
+    median = f"{spread['median']:.3g}"
+    decimals = len(median.partition(".")[2]) if "e" not in median else 0
+    ends = (f"{spread[k]:.{decimals}f}" if decimals else f"{spread[k]:.3g}" for k in ("min", "max"))
+    return f"{median} [{'–'.join(ends)}]"
 
 
 def apart(a: dict, b: dict) -> bool:

@@ -217,7 +217,7 @@ def test_full_fine_tuning_draws_nothing_at_random_and_lora_does(runs):
 def test_what_the_chapter_prints_of_a_completion_and_a_spread():
     assert R.continuation("Two things", "Two things are\n\n infinite.") == "are infinite."
     assert R.continuation("Two things", "Two things") == "–"
-    assert R.described({"median": 5.7345, "min": 5.7, "max": 5.8, "n": 5}) == "5.73 [5.7–5.8]"
+    assert R.described({"median": 5.7345, "min": 5.7, "max": 5.8, "n": 5}) == "5.73 [5.70–5.80]"
 
 
 def test_the_chapters_figures_draw_without_a_warning_and_legibly(runs):

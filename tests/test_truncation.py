@@ -82,6 +82,9 @@ def test_spread_and_apart():
     s = spread.spread([3, 1, 2])
     assert s == {"median": 2, "min": 1, "max": 3, "n": 3}
     assert spread.described(s) == "2 [1–3]"
+    assert spread.described(spread.spread([0.5, 0.26, 0.31])) == "0.31 [0.26–0.50]"  # the median's decimals
+    assert spread.described(spread.spread([19, 17.5])) == "18.2 [17.5–19.0]"
+    assert spread.described(spread.spread([1e-5, 3e-5])) == "2e-05 [1e-05–3e-05]"
     assert spread.in_words(s) == "2 (1 to 3)"
     assert spread.in_words(spread.spread([19, 19])) == "19 at every seed"
     assert spread.in_words(spread.spread([0.5, 0.26]), "{:.1f}") == "0.4 (0.3 to 0.5)"
