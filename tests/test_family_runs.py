@@ -86,6 +86,14 @@ def test_run_configs_change_one_switch_of_the_learned_chapter_s_run():
         "pissa",
         2,
     )
+    for model, seed in (("stand-in", 42), ("smollm2", 0)):  # where train() asks its runs to write
+        assert FR.config("rslora", seed, model, output_dir="elsewhere").output_dir == "elsewhere"
+    with pytest.raises(
+        ValueError, match=r"lr must be one of .* \(swept on the stand-in only\), got 0.01 for smollm2"
+    ):
+        FR.config("rslora", 0, "smollm2", lr=1e-2)
+    with pytest.raises(ValueError, match=r"got 0.02 for stand-in"):
+        FR.config("rslora", 42, lr=2e-2)
 
 
 # ---------------------------------------------------------------------------- the shipped runs
