@@ -1,6 +1,7 @@
 """Files the library reads back: a truncated, emptied or foreign file gives one error that names it."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -79,3 +80,24 @@ def test_no_complete_checkpoint_gives_none(tmp_path, weights):
     checkpoint(tmp_path, 4, b"", state=True)
     chosen, skipped = files.last_complete_checkpoint(tmp_path)
     assert chosen is None and len(skipped) == 1
+
+
+def test_write_json_atomic_writes_a_hidden_file_beside_the_target_and_renames_it(tmp_path, monkeypatch):
+    """The whole file or the old one: the JSON (one space of indent, a final newline, as the shipped records
+    are) goes to a hidden temporary file in the target's own folder, readable by all (0644, not the 0600 of
+    a temporary file), then os.replace puts it in place, on the same file system."""
+    import os
+    import stat
+
+    renamed = []
+    replace = os.replace
+    monkeypatch.setattr(
+        os, "replace", lambda src, dst: (renamed.append((Path(src), Path(dst))), replace(src, dst))
+    )
+    target = tmp_path / "run.json"
+    files.write_json_atomic(target, {"a": [1, 2]})
+    ((src, dst),) = renamed
+    assert dst == target and src.parent == target.parent and src.name.startswith(".run.json.")
+    assert target.read_text() == json.dumps({"a": [1, 2]}, indent=1) + "\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
