@@ -462,6 +462,7 @@ def test_shape_reads_opt_bloom_and_gpt_style_names():
     assert sizes.shape(BloomConfig(hidden_size=64, n_layer=3, n_head=4)) == (64, 3, 4)
     assert sizes.shape(GPT2Config(n_embd=48, n_layer=2, n_head=6)) == (48, 2, 6)
     assert sizes.shape(SimpleNamespace(n_embd=12, n_layer=5, n_head=3)) == (12, 5, 3)  # GPT-2's own names
+    assert sizes.shape(SimpleNamespace(hidden_size=8)) == (8, None, None)  # only the width is required
     with pytest.raises(
         ValueError, match=r"config must have a hidden size \(hidden_size or n_embd\), got object"
     ):
@@ -529,3 +530,11 @@ def test_random_model_draws_from_seed_0_in_the_dtype_asked():
     assert {p.dtype for p in models.random_model(config, dtype=torch.bfloat16).parameters()} == {
         torch.bfloat16
     }
+
+
+def test_parameter_groups_count_bloom_s_blocks_under_their_own_name():
+    """BLOOM's decoder blocks are transformer.h.<i>: each has query_key_value (h → 3h), dense (h → h) and an
+    MLP of 4h, so 12h² linear weights and 9h output rows a block."""
+    h, n = 64, 2
+    g = M.parameter_groups(BloomConfig(hidden_size=h, n_layer=n, n_head=4, vocab_size=100))
+    assert (g.linear, g.linear_rows) == (n * 12 * h * h, n * 9 * h)

@@ -244,3 +244,11 @@ def test_todays_code_reproduces_the_shipped_pretraining_start():
     _, _, report = pretrain.pretrain(short, progress=False)
     shipped = S.report(S.SHIPPED)["train_losses"][:steps]
     assert report["train_losses"] == pytest.approx(shipped, rel=1e-4)
+
+
+def test_the_cache_is_lorabook_cache_or_else_under_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("LORABOOK_CACHE", str(tmp_path / "c"))
+    assert S.cache_root() == tmp_path / "c"
+    monkeypatch.delenv("LORABOOK_CACHE")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert S.cache_root() == tmp_path / ".cache" / "lorabook"
