@@ -85,6 +85,7 @@ def test_spread_and_apart():
     assert spread.described(spread.spread([0.5, 0.26, 0.31])) == "0.31 [0.26–0.50]"  # the median's decimals
     assert spread.described(spread.spread([19, 17.5])) == "18.2 [17.5–19.0]"
     assert spread.described(spread.spread([1e-5, 3e-5])) == "2e-05 [1e-05–3e-05]"
+    assert spread.described(spread.spread([1e-5, 1.5e-5, 3e-5])) == "1.5e-05 [1e-05–3e-05]"  # not 5 decimals
     assert spread.in_words(s) == "2 (1 to 3)"
     assert spread.in_words(spread.spread([19, 19])) == "19 at every seed"
     assert spread.in_words(spread.spread([0.5, 0.26]), "{:.1f}") == "0.4 (0.3 to 0.5)"
