@@ -78,6 +78,20 @@ def test_amplification_grows_as_delta_points_away_from_w0():
         assert o["onto_w0"] >= max(o["onto_delta"], o["onto_random"]) - 1e-12  # Ky Fan: no plane holds more
 
 
+def test_amplification_reports_both_norms_and_a_random_reference_drawn_from_its_seed():
+    """The chapter prints ‖W₀‖_F and the ratio to random planes: both come from these entries."""
+    W0, delta = _gaussian(20, 30, 11), _gaussian(20, 30, 12)
+    for seed in (0, 5):
+        out = D.amplification(delta, W0, 3, seed=seed)
+        assert out["delta_norm"] == pytest.approx(np.sqrt(np.sum(delta**2)), rel=1e-12)
+        assert out["w0_norm"] == pytest.approx(np.sqrt(np.sum(W0**2)), rel=1e-12)
+        # the left and right planes are two independent draws, from seed and seed + 1
+        left, right = D.random_orthonormal(20, 3, seed), D.random_orthonormal(30, 3, seed + 1)
+        assert out["onto_random"] == pytest.approx(np.linalg.norm(left.T @ W0 @ right), rel=1e-12)
+    # without a seed, seed 0: the chapter's numbers are the same on every run
+    assert D.amplification(delta, W0, 3) == D.amplification(delta, W0, 3, seed=0)
+
+
 def test_random_orthonormal_is_orthonormal_and_seeded():
     Q = D.random_orthonormal(12, 5, seed=3)
     np.testing.assert_allclose(Q.T @ Q, np.eye(5), atol=1e-12)
