@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -38,11 +39,20 @@ def _read(path: Path):
 
 
 def _execute(path: str, timeout: int):
-    """Run one chapter in a fresh kernel, in its own folder; return (path, notebook, seconds, error)."""
+    """Run one chapter in a fresh kernel, in its own folder; return (path, notebook, seconds, error).
+
+    The kernel talks over Unix sockets in a folder of its own (IPC transport), not over TCP: a TCP kernel
+    binds ports its manager found free a moment before, and a kernel starting beside it (the other chapter,
+    or a test's) can take one first, so that the kernel dies before it answers."""
     from jupyter_cache.executors.utils import single_nb_execution
+    from traitlets.config import Config
 
     nb = _read(Path(path))
-    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
+    with tempfile.TemporaryDirectory(prefix="lorabook-kernel-") as sockets:
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
+        result = single_nb_execution(
+            nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False, config=ipc
+        )
     return path, nb, result.time, result.exc_string if result.err is not None else None
 
 

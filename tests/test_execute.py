@@ -2,6 +2,7 @@
 a chapter that fails is reported and not cached, and a chapter can ask to run alone."""
 
 import io
+from pathlib import Path
 
 from bookbuild import execute
 
@@ -40,3 +41,19 @@ def test_an_executed_chapter_is_what_myst_nb_finds_in_the_cache_and_a_failure_is
 def test_a_chapter_asks_to_run_alone_in_its_front_matter(tmp_path):
     assert execute.alone(chapter(tmp_path, "a.md", "1", front="bookbuild: {alone: true}\n"))
     assert not execute.alone(chapter(tmp_path, "b.md", "1"))
+
+
+def test_a_chapter_s_kernel_talks_over_unix_sockets_in_a_folder_of_its_own(tmp_path):
+    """Two kernels starting at once over TCP can race for a port (one dies before it answers); over IPC
+    each binds files in its own temporary folder, which is gone after the run."""
+    from jupyter_cache import get_cache
+
+    code = "from ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\n"
+    code += "print(app.transport, app.ip)"
+    path = chapter(tmp_path, "ipc.md", code)
+    assert execute.run(tmp_path / "cache", [path], jobs=1, out=io.StringIO()) == {}
+    cache = get_cache(str(tmp_path / "cache"))
+    cells = cache.get_cache_bundle(cache.match_cache_notebook(execute._read(path)).pk).nb.cells
+    transport, ip = next(c for c in cells if c.cell_type == "code").outputs[0]["text"].split()
+    assert transport == "ipc" and "lorabook-kernel-" in ip
+    assert not Path(ip).parent.exists()
