@@ -1,5 +1,9 @@
 """lorabook.memo: a result computed once per name, key and version of the library, and read back as JSON."""
 
+import io
+import re
+from pathlib import Path
+
 import pytest
 
 from lorabook import files, memo
@@ -91,3 +95,20 @@ def test_the_model_before_the_fine_tune_is_remembered_per_precision(computed, mo
     assert made == ["int8", "fp32"]
     with pytest.raises(ValueError, match=r"^precision must be 'int8' or 'fp32', got 'nf4'$"):
         R.before("nf4")
+
+
+def test_make_unit_s_warm_step_remembers_what_the_tests_and_chapter_8b_ask_for(computed, monkeypatch):
+    """bookbuild.warm computes, before the tests start, each result chapter 8b reads from the memo: so the
+    tests and the chapter find it remembered, and none is computed inside a pytest-xdist worker."""
+    from bookbuild import warm
+
+    made = []
+    monkeypatch.setattr(R, "_made", lambda rid, output_dir: made.append(rid) or {"id": rid})
+    monkeypatch.setattr(R, "_evaluated", lambda precision: made.append(precision) or {"exact_match": 0})
+    log = io.StringIO()
+    assert warm.main(out=log) == 0 and "remembered in" in log.getvalue()
+    text = (Path(__file__).parents[1] / "chapters" / "08b_real_model.md").read_text()
+    asked = re.findall(r"real_runs\.(?:before|make_run)\(\"([\w-]+)\"\)", text)
+    assert sorted(made) == sorted(set(asked)) and len(asked) == 3
+    R.make_run(warm.LIVE_RUN), [R.before(p) for p in warm.BEFORE]
+    assert len(made) == 3  # all remembered
