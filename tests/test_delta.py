@@ -114,6 +114,9 @@ def test_inputs_are_checked():
         D.amplification(np.ones((3, 4)), np.ones((4, 3)), 1)
     with pytest.raises(ValueError, match="r must be in 1..3"):
         D.amplification(np.ones((3, 4)), np.ones((3, 4)), 4)
+    for r in (0, 4):  # a matrix of 3 rows has 3 singular directions
+        with pytest.raises(ValueError, match=rf"^r must be in 1\.\.3, got {r}$"):
+            D.top_directions(np.ones((3, 4)), r)
 
 
 def test_intruder_dimensions_are_new_strong_directions():
