@@ -1,10 +1,14 @@
 """The measures of ΔW (lorabook.delta), each tested on a case whose answer is known in closed form."""
 
+import re
+
 import numpy as np
 import pytest
+import torch
 
 from lorabook import delta as D
 from lorabook import svd
+from lorabook._checks import rng
 
 
 def _gaussian(m, n, seed):
@@ -97,6 +101,22 @@ def test_random_orthonormal_is_orthonormal_and_seeded():
     np.testing.assert_allclose(Q.T @ Q, np.eye(5), atol=1e-12)
     np.testing.assert_array_equal(Q, D.random_orthonormal(12, 5, seed=3))
     assert not np.allclose(Q, D.random_orthonormal(12, 5, seed=4))
+    # the draw is the Gaussian of its own named stream (lorabook.seed.rng), orthonormalised by QR with the
+    # signs that make R's diagonal positive: chapter 9's random planes are this draw, on any machine
+    G = rng(3, "random_orthonormal").standard_normal((12, 5))
+    np.testing.assert_allclose(Q @ (Q.T @ G), G, atol=1e-12)  # Q spans G's columns
+    assert np.all(np.diag(Q.T @ G) > 0)  # R = QᵀG has a positive diagonal
+    assert abs(D.random_orthonormal(1, 1, seed=0)[0, 0]) == pytest.approx(1.0)  # a line in one dimension
+
+
+def test_random_orthonormal_names_k_and_r_and_their_range():
+    for k, r, message in (
+        (0, 1, "k must be >= 1, got 0"),
+        (5, 0, "r must be in 1..5, got 0"),
+        (5, 6, "r must be in 1..5, got 6"),
+    ):
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            D.random_orthonormal(k, r)
 
 
 def test_lora_delta_has_rank_at_most_r_and_its_energy_is_exhausted_at_r():
@@ -129,3 +149,32 @@ def test_intruder_dimensions_are_new_strong_directions():
     assert D.intruder_dimensions(W0, W0 + spike) == 1
     with pytest.raises(ValueError, match="threshold must be in"):
         D.intruder_dimensions(W0, W0, threshold=0)
+
+
+def test_intruder_dimensions_name_each_bad_argument_and_its_range():
+    W0 = _gaussian(12, 14, 13)
+    assert D.intruder_dimensions(W0, W0, top=1) == D.intruder_dimensions(W0, W0, top=12) == 0  # 1..12 allowed
+    assert (
+        0 <= D.intruder_dimensions(W0, W0, threshold=1) <= 10
+    )  # 1 is allowed: only |cos| = 1 is no intruder
+    for top in (0, 13):
+        with pytest.raises(ValueError, match=rf"^top must be in 1\.\.12, got {top}$"):
+            D.intruder_dimensions(W0, W0, top=top)
+    for threshold in (0, 1.5):
+        with pytest.raises(ValueError, match=rf"^threshold must be in \(0, 1\], got {threshold}$"):
+            D.intruder_dimensions(W0, W0, threshold=threshold)
+    with pytest.raises(
+        ValueError, match=r"^W0 and W must have the same shape, got \(12, 14\) and \(14, 12\)$"
+    ):
+        D.intruder_dimensions(W0, W0.T)
+
+
+def test_as_array_takes_a_torch_tensor_as_peft_holds_it():
+    """A LoRA factor requires grad, and a bf16 run's weights are in bfloat16: numpy reads neither directly."""
+    factor = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    np.testing.assert_array_equal(D.as_array(factor), factor.detach().double().numpy())
+    half = D.as_array(factor.detach().to(torch.bfloat16))
+    exact = D.as_array(factor)
+    assert half.dtype == np.float64 and np.all(np.abs(half - exact) <= 2**-8 * np.abs(exact))  # 8 bits kept
+    with pytest.raises(ValueError, match=r"^W must be finite, got nan at index \(0, 1\)$"):
+        D.as_array(torch.tensor([[1.0, float("nan")]]))

@@ -223,7 +223,7 @@ def test_names_and_ids_are_checked():
         D.short_name("model.decoder.embed_tokens.weight")
     with pytest.raises(ValueError, match="run_id must be one of"):
         L.config("r=3")
-    with pytest.raises(ValueError, match="must be a peft model"):
+    with pytest.raises(ValueError, match="^model must be a peft model with LoRA layers; it has none$"):
         D.lora_factors(torch.nn.Linear(2, 2))
 
 
