@@ -1,6 +1,7 @@
 """Files the library reads back: a truncated, emptied or foreign file gives one error that names it."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,51 @@ def test_write_json_atomic_writes_a_hidden_file_beside_the_target_and_renames_it
     assert target.read_text() == json.dumps({"a": [1, 2]}, indent=1) + "\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_each_problem_is_one_exact_line_naming_the_file_and_what_is_wrong(tmp_path, weights):
+    """The whole message, not a word of it: the file, then what is wrong with the numbers that show it."""
+    data = weights.read_bytes()
+    n = int.from_bytes(data[:8], "little")  # the header's length, as the safetensors format writes it
+    zip_n = int.from_bytes(b"PK\x03\x04\0\0\0\0", "little")
+    cases = [
+        (None, "no such file"),
+        (b"", "is empty (0 bytes)"),
+        (data[:5], "is cut short: 5 bytes, less than a safetensors header"),
+        (b"PK\x03\x04" + b"\0" * 60, f"is cut short or not safetensors: a {zip_n:,}-byte header in 64 bytes"),
+        ((8).to_bytes(8, "little") + b"not json", "is not a safetensors file: its header is not JSON"),
+        ((2).to_bytes(8, "little") + b"[]", "is not a safetensors file: its header is not a JSON object"),
+        (data[:-1], f"is cut short: its tensors need {len(data):,} bytes, it has {len(data) - 1:,}"),
+        (data[: 8 + n], f"is cut short: its tensors need {len(data):,} bytes, it has {8 + n:,}"),
+    ]
+    for i, (content, problem) in enumerate(cases):
+        path = tmp_path / f"case{i}" / "adapter_model.safetensors"
+        path.parent.mkdir()
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(files.UnreadableFile) as caught:
+            files.check_safetensors(path)
+        assert (str(caught.value), caught.value.path, caught.value.problem) == (
+            f"{path}: {problem}",
+            path,
+            problem,
+        )
+        if content is not None:  # a saved folder says the same of the weights it holds
+            with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{path}: {problem}')}$"):
+                files.check_saved(path.parent)
+    path = tmp_path / "adapter_config.json"
+    for content, problem in ((None, "no such file"), ("", "is empty (0 bytes)")):
+        if content is not None:
+            path.write_text(content)
+        with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{path}: {problem}')}$"):
+            files.read_json(path)
+    path.write_text('{"r": 16,')
+    with pytest.raises(
+        files.UnreadableFile, match=f"^{re.escape(str(path))}: is not valid JSON \\(Expecting"
+    ):
+        files.read_json(path)
+    with pytest.raises(files.UnreadableFile, match=f"^{re.escape(str(path))}: is not valid JSON"):
+        files.check_saved(tmp_path)  # and of its JSON files
+    for folder, problem in ((tmp_path / "none", "no such folder"), (weights, "is not a folder")):
+        with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{folder}: {problem}')}$"):
+            files.check_saved(folder)
