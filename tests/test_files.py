@@ -18,8 +18,12 @@ def weights(tmp_path):
     return path
 
 
-def test_a_whole_safetensors_file_passes(weights):
+def test_a_whole_safetensors_file_passes(weights, tmp_path):
     files.check_safetensors(weights)
+    empty = tmp_path / "empty.safetensors"  # a header and no tensor is whole too: 8 + n bytes
+    save_file({}, empty, metadata={"format": "pt"})
+    files.check_safetensors(empty)
+    assert empty.stat().st_size == 8 + int.from_bytes(empty.read_bytes()[:8], "little")
 
 
 @pytest.mark.parametrize(
