@@ -60,3 +60,18 @@ def test_exact_match_asks_for_the_target_s_tokens_and_two_more_and_counts_a_cont
     }
     assert [r["match"] for r in rows] == [True, False, False]
     assert rows[2]["completion"] == "than nested." and rows[1]["target"] == "than complex."
+
+
+def test_the_quotes_batch_holds_the_nineteen_quotes_padded_and_draws_no_progress_bar(capfd):
+    from transformers import AutoTokenizer
+
+    from lorabook import standin
+
+    tokenizer = AutoTokenizer.from_pretrained(standin.SHIPPED)
+    capfd.readouterr()
+    batch = scoring.quotes_batch(tokenizer)
+    assert capfd.readouterr().err == ""  # a chapter page shows stderr, so a bar of datasets' map would show
+    ids, labels, mask = batch["input_ids"], batch["labels"], batch["attention_mask"]
+    assert ids.shape[0] == len(standin.zen_of_python()) == 19
+    assert (labels[mask == 0] == -100).all() and (labels[mask == 1] == ids[mask == 1]).all()
+    assert (mask.sum(1) < ids.shape[1]).any()  # padded to the longest quote
