@@ -20,7 +20,7 @@ BEFORE = ("int8", "fp32")
 LIVE_RUN = "lora-seed0"
 
 
-def main(argv=None, out=sys.stdout) -> int:
+def main(out=sys.stdout) -> int:
     from lorabook import real_runs
 
     start = time.perf_counter()

@@ -154,9 +154,8 @@ def test_intruder_dimensions_are_new_strong_directions():
 def test_intruder_dimensions_name_each_bad_argument_and_its_range():
     W0 = _gaussian(12, 14, 13)
     assert D.intruder_dimensions(W0, W0, top=1) == D.intruder_dimensions(W0, W0, top=12) == 0  # 1..12 allowed
-    assert (
-        0 <= D.intruder_dimensions(W0, W0, threshold=1) <= 10
-    )  # 1 is allowed: only |cos| = 1 is no intruder
+    # a threshold of 1 is allowed: then only a vector with |cos| = 1 is no intruder
+    assert 0 <= D.intruder_dimensions(W0, W0, threshold=1) <= 10
     for top in (0, 13):
         with pytest.raises(ValueError, match=rf"^top must be in 1\.\.12, got {top}$"):
             D.intruder_dimensions(W0, W0, top=top)

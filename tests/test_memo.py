@@ -110,5 +110,7 @@ def test_make_unit_s_warm_step_remembers_what_the_tests_and_chapter_8b_ask_for(c
     text = (Path(__file__).parents[1] / "chapters" / "08b_real_model.md").read_text()
     asked = re.findall(r"real_runs\.(?:before|make_run)\(\"([\w-]+)\"\)", text)
     assert sorted(made) == sorted(set(asked)) and len(asked) == 3
-    R.make_run(warm.LIVE_RUN), [R.before(p) for p in warm.BEFORE]
+    R.make_run(warm.LIVE_RUN)
+    for precision in warm.BEFORE:
+        R.before(precision)
     assert len(made) == 3  # all remembered
