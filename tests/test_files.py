@@ -18,44 +18,103 @@ def weights(tmp_path):
     return path
 
 
+ZIP = b"PK\x03\x04" + b"\0" * 60  # a zip's first bytes, e.g. a torch .bin
+
+
+def _header_length(b: bytes) -> int:
+    return int.from_bytes(b[:8], "little")  # the header's length, as the safetensors format writes it
+
+
 def test_a_whole_safetensors_file_passes(weights, tmp_path):
     files.check_safetensors(weights)
     empty = tmp_path / "empty.safetensors"  # a header and no tensor is whole too: 8 + n bytes
     save_file({}, empty, metadata={"format": "pt"})
     files.check_safetensors(empty)
-    assert empty.stat().st_size == 8 + int.from_bytes(empty.read_bytes()[:8], "little")
+    assert empty.stat().st_size == 8 + _header_length(empty.read_bytes())
 
 
 @pytest.mark.parametrize(
     "damage,problem",
     [
-        (lambda b: b[: len(b) // 2], "is cut short"),  # a kill mid-write
-        (lambda b: b[:5], "less than a safetensors header"),
-        (lambda b: b"", "is empty"),
-        (lambda b: b"PK\x03\x04" + b"\0" * 60, "is cut short or not safetensors"),  # a zip, e.g. a .bin
-        (lambda b: (8).to_bytes(8, "little") + b"not json" + b[16:], "its header is not JSON"),
+        (  # a kill mid-write
+            lambda b: b[: len(b) // 2],
+            lambda b: f"is cut short: its tensors need {len(b):,} bytes, it has {len(b) // 2:,}",
+        ),
+        (
+            lambda b: b[:-1],
+            lambda b: f"is cut short: its tensors need {len(b):,} bytes, it has {len(b) - 1:,}",
+        ),
+        (
+            lambda b: b[: 8 + _header_length(b)],
+            lambda b: f"is cut short: its tensors need {len(b):,} bytes, it has {8 + _header_length(b):,}",
+        ),
+        (lambda b: b[:5], lambda b: "is cut short: 5 bytes, less than a safetensors header"),
+        (lambda b: b"", lambda b: "is empty (0 bytes)"),
+        (  # a zip, e.g. a .bin
+            lambda b: ZIP,
+            lambda b: f"is cut short or not safetensors: a {_header_length(ZIP):,}-byte header in 64 bytes",
+        ),
+        (
+            lambda b: (8).to_bytes(8, "little") + b"not json" + b[16:],
+            lambda b: "is not a safetensors file: its header is not JSON",
+        ),
+        (
+            lambda b: (2).to_bytes(8, "little") + b"[]",
+            lambda b: "is not a safetensors file: its header is not a JSON object",
+        ),
     ],
-    ids=["half", "five-bytes", "zero-bytes", "zip-header", "garbled-header"],
+    ids=[
+        "half",
+        "one-byte-short",
+        "header-only",
+        "five-bytes",
+        "zero-bytes",
+        "zip-header",
+        "garbled-header",
+        "list-header",
+    ],
 )
 def test_a_damaged_safetensors_file_is_named_with_what_is_wrong(weights, damage, problem):
-    weights.write_bytes(damage(weights.read_bytes()))
-    with pytest.raises(files.UnreadableFile, match=problem) as caught:
+    """The whole message, not a word of it: the file, then what is wrong, with the numbers that show it."""
+    data = weights.read_bytes()
+    weights.write_bytes(damage(data))
+    with pytest.raises(files.UnreadableFile) as caught:
         files.check_safetensors(weights)
-    assert str(caught.value).startswith(str(weights))
+    expected = problem(data)
+    assert (str(caught.value), caught.value.path, caught.value.problem) == (
+        f"{weights}: {expected}",
+        weights,
+        expected,
+    )
+    with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{weights}: {expected}')}$"):
+        files.check_saved(weights.parent)  # a saved folder says the same of the weights it holds
 
 
 def test_json_errors_name_the_file(tmp_path):
     path = tmp_path / "adapter_config.json"
-    with pytest.raises(files.UnreadableFile, match="no such file"):
-        files.read_json(path)
-    path.write_text("")
-    with pytest.raises(files.UnreadableFile, match="is empty"):
-        files.read_json(path)
+    for content, problem in ((None, "no such file"), ("", "is empty (0 bytes)")):
+        if content is not None:
+            path.write_text(content)
+        with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{path}: {problem}')}$"):
+            files.read_json(path)
     path.write_text('{"r": 16,')
-    with pytest.raises(files.UnreadableFile, match=r"adapter_config.json: is not valid JSON"):
+    with pytest.raises(
+        files.UnreadableFile, match=f"^{re.escape(str(path))}: is not valid JSON \\(Expecting"
+    ):
         files.read_json(path)
+    with pytest.raises(files.UnreadableFile, match=f"^{re.escape(str(path))}: is not valid JSON"):
+        files.check_saved(tmp_path)  # a saved folder says the same of its JSON files
     path.write_text(json.dumps({"r": 16}))
     assert files.read_json(path) == {"r": 16}
+
+
+def test_a_missing_file_or_folder_is_named(tmp_path, weights):
+    missing = tmp_path / "none.safetensors"
+    with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{missing}: no such file')}$"):
+        files.check_safetensors(missing)
+    for folder, problem in ((tmp_path / "none", "no such folder"), (weights, "is not a folder")):
+        with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{folder}: {problem}')}$"):
+            files.check_saved(folder)
 
 
 def checkpoint(root, step, weights_bytes, state=True):
@@ -106,51 +165,3 @@ def test_write_json_atomic_writes_a_hidden_file_beside_the_target_and_renames_it
     assert target.read_text() == json.dumps({"a": [1, 2]}, indent=1) + "\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
-
-
-def test_each_problem_is_one_exact_line_naming_the_file_and_what_is_wrong(tmp_path, weights):
-    """The whole message, not a word of it: the file, then what is wrong with the numbers that show it."""
-    data = weights.read_bytes()
-    n = int.from_bytes(data[:8], "little")  # the header's length, as the safetensors format writes it
-    zip_n = int.from_bytes(b"PK\x03\x04\0\0\0\0", "little")
-    cases = [
-        (None, "no such file"),
-        (b"", "is empty (0 bytes)"),
-        (data[:5], "is cut short: 5 bytes, less than a safetensors header"),
-        (b"PK\x03\x04" + b"\0" * 60, f"is cut short or not safetensors: a {zip_n:,}-byte header in 64 bytes"),
-        ((8).to_bytes(8, "little") + b"not json", "is not a safetensors file: its header is not JSON"),
-        ((2).to_bytes(8, "little") + b"[]", "is not a safetensors file: its header is not a JSON object"),
-        (data[:-1], f"is cut short: its tensors need {len(data):,} bytes, it has {len(data) - 1:,}"),
-        (data[: 8 + n], f"is cut short: its tensors need {len(data):,} bytes, it has {8 + n:,}"),
-    ]
-    for i, (content, problem) in enumerate(cases):
-        path = tmp_path / f"case{i}" / "adapter_model.safetensors"
-        path.parent.mkdir()
-        if content is not None:
-            path.write_bytes(content)
-        with pytest.raises(files.UnreadableFile) as caught:
-            files.check_safetensors(path)
-        assert (str(caught.value), caught.value.path, caught.value.problem) == (
-            f"{path}: {problem}",
-            path,
-            problem,
-        )
-        if content is not None:  # a saved folder says the same of the weights it holds
-            with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{path}: {problem}')}$"):
-                files.check_saved(path.parent)
-    path = tmp_path / "adapter_config.json"
-    for content, problem in ((None, "no such file"), ("", "is empty (0 bytes)")):
-        if content is not None:
-            path.write_text(content)
-        with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{path}: {problem}')}$"):
-            files.read_json(path)
-    path.write_text('{"r": 16,')
-    with pytest.raises(
-        files.UnreadableFile, match=f"^{re.escape(str(path))}: is not valid JSON \\(Expecting"
-    ):
-        files.read_json(path)
-    with pytest.raises(files.UnreadableFile, match=f"^{re.escape(str(path))}: is not valid JSON"):
-        files.check_saved(tmp_path)  # and of its JSON files
-    for folder, problem in ((tmp_path / "none", "no such folder"), (weights, "is not a folder")):
-        with pytest.raises(files.UnreadableFile, match=f"^{re.escape(f'{folder}: {problem}')}$"):
-            files.check_saved(folder)
