@@ -4,11 +4,13 @@ the chapter's sentences states."""
 
 import dataclasses
 import statistics
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from lorabook import family, smollm2, standin
+from lorabook import family, learned, real_runs, smollm2, standin
 from lorabook import finetune as F
 from lorabook.family import against_peft as AP
 from lorabook.family import compare as FC
@@ -429,3 +431,95 @@ def test_make_trains_each_missing_run_into_the_record_the_chapter_reads(tmp_path
     assert new["config"] == {**shipped["config"], "max_steps": 3, "save_steps": 3}
     assert set(new["metrics"]) == set(FR.METRICS) and 0 <= new["metrics"]["exact match"] <= 19
     assert new["train_seconds"] > 0 and new["metrics"]["held-out loss"] > 0
+
+
+@pytest.mark.parametrize(
+    "given, run",
+    [
+        (("dora", 0), ("dora", 0, "stand-in", True, None)),
+        (("loraplus", 42, "stand-in", False, 1e-2), ("loraplus", 42, "stand-in", False, 1e-2)),
+        (("vera", 2, "smollm2", False), ("vera", 2, "smollm2", False, None)),
+    ],
+)
+def test_train_fine_tunes_the_run_s_config_in_a_fresh_folder_and_records_it_under_its_id_and_key(
+    given, run, monkeypatch
+):
+    """`train` (the stand-in and a bar by default) hands the fine-tune the run's own configuration (model,
+    seed, variant, rate) with one checkpoint at the end, in a new empty folder it then removes, at
+    real_runs.THREADS threads; measures the trained model as the model's chapter does; and records the run
+    under the id and key that `record` and `is_current` read. The training is stubbed here; the test of
+    `make` above trains for real."""
+    variant, seed, model, progress, lr = run
+    seen = {}
+
+    class Trained:
+        def eval(self):
+            seen["eval"] = True
+            return self
+
+    def fine_tune(cfg, **options):
+        folder = Path(cfg.output_dir)
+        seen.update(
+            cfg=cfg, options=options, empty=not any(folder.iterdir()), threads=torch.get_num_threads()
+        )
+        history = [{"loss": 2.5}, {"eval_loss": 9.0}, {"loss": 1.5}]
+        return (
+            Trained(),
+            "tokenizer",
+            {
+                "config": dataclasses.asdict(cfg),
+                "log_history": history,
+                "train_seconds": 7.0,
+                "trainable": (123, 456),
+            },
+        )
+
+    def measure(trained, tokenizer, which):
+        seen["measured"] = (trained.__class__, tokenizer, which)
+        return {"exact match": 3}
+
+    monkeypatch.setattr(F, "run", fine_tune)
+    monkeypatch.setattr(FR, "measure", measure)
+    made = FR.train(*given)
+    asked = FR.config(variant, seed, model, output_dir=seen["cfg"].output_dir, lr=lr)
+    assert seen["cfg"] == dataclasses.replace(asked, save_steps=asked.max_steps)
+    assert seen["options"]["progress"] is progress and seen["empty"] and seen["eval"]
+    assert not Path(seen["cfg"].output_dir).exists() and seen["threads"] == real_runs.THREADS
+    assert seen["measured"] == (Trained, "tokenizer", model)
+    config = {
+        k: v for k, v in dataclasses.asdict(seen["cfg"]).items() if k not in ("model_name", "output_dir")
+    }
+    assert made == {
+        "id": FR.run_id(variant, seed, lr),
+        "label": FR.VARIANTS[variant][0],
+        "model": model,
+        "key": FR.key(FR.config(variant, seed, model, lr=lr), model),
+        "config": config,
+        "losses": [2.5, 1.5],
+        "train_seconds": 7.0,
+        "trainable": 123,
+        "metrics": {"exact match": 3},
+        "versions": learned.versions(),
+    }
+
+
+def test_the_command_line_makes_the_runs_its_folder_lacks_twice_over_with_a_bar(
+    tmp_path, monkeypatch, capsys
+):
+    """`python -m lorabook.family.runs DEST`: `make` asks what DEST wants and holds (not the shipped folder),
+    makes DEST if it is new, trains what it lacks with a progress bar, in two passes (the second for the rates
+    the first's sweep picked), then the timing. Training is stubbed here; the test of `make` above trains."""
+    run, dest = ("dora", 0, "stand-in", 1e-2), tmp_path / "new"
+    asked, trained = [], []
+    monkeypatch.setattr(FR, "wanted", lambda path: asked.append(path) or [run])
+    monkeypatch.setattr(FR, "is_current", lambda *a: asked.append(a) or False)
+    monkeypatch.setattr(FR, "train", lambda *a: trained.append(a) or {"id": len(trained)})
+    monkeypatch.setattr(FC, "timing_current", lambda path: asked.append(path) or True)
+    assert FR.main([str(dest)]) == 0
+    assert asked == [dest, (*run[:3], dest, run[3])] * 2 + [dest]
+    assert trained == [(*run[:3], True, run[3])] * 2
+    assert FR.files.read_json(dest / "stand-in" / "dora-lr1e-02-seed0.json") == {"id": 2}
+    assert (
+        f"{dest}: made 2 (stand-in/dora-lr1e-02-seed0, stand-in/dora-lr1e-02-seed0)"
+        in capsys.readouterr().out
+    )
