@@ -5,13 +5,14 @@ on models built to have a known answer."""
 import dataclasses
 import json
 import math
+import shutil
 
 import pytest
 import torch
 from safetensors import safe_open
 from torch import nn
 
-from lorabook import corpus, models, pretrain
+from lorabook import corpus, files, models, pretrain
 from lorabook import standin as S
 
 MAX_SHIPPED_MB = 25
@@ -26,13 +27,51 @@ def shipped():
 # ---------------------------------------------------------------------------- the shipped file
 
 
+def test_a_folder_is_current_only_with_a_report_of_the_recipe_s_key(tmp_path):
+    """is_current reads the report.json that `make` writes with the weights into a folder it renames into
+    place whole, and compares its recipe key."""
+    assert not S.is_current(tmp_path) and not S.is_current(tmp_path / "missing")
+    assert not S.is_current(S.SHIPPED, dataclasses.replace(S.RECIPE, seed=S.RECIPE.seed + 1))
+    shipped = S.report(S.SHIPPED)
+    files.write_json_atomic(tmp_path / "report.json", shipped)
+    assert S.is_current(tmp_path) and S.is_current(tmp_path, S.RECIPE)
+    files.write_json_atomic(tmp_path / "report.json", {**shipped, "recipe_key": "old"})
+    assert not S.is_current(tmp_path)
+
+
+def test_the_stand_in_is_the_shipped_folder_while_current_else_a_cache_folder_made_once(
+    tmp_path, monkeypatch
+):
+    """standin_path: the shipped folder for the book's recipe while it is current; otherwise (another recipe,
+    or stale shipped weights) the cache's folder of the recipe's key, pretrained there on first use (with a
+    bar by default) and reused after. Pretraining is stubbed: it writes only the report."""
+    made = []
+
+    def make(dest, recipe, progress):
+        made.append((dest, recipe, progress))
+        dest.mkdir()
+        files.write_json_atomic(dest / "report.json", {"recipe_key": S.recipe_key(recipe)})
+        return dest
+
+    monkeypatch.setenv("LORABOOK_CACHE", str(tmp_path))
+    monkeypatch.setattr(S, "make", make)
+    assert S.standin_path() == S.SHIPPED and made == []
+    other = dataclasses.replace(S.RECIPE, seed=S.RECIPE.seed + 1)
+    cached = tmp_path / f"standin-{S.recipe_key(other)}"
+    assert S.standin_path(other) == cached and made == [(cached, other, True)]
+    assert S.standin_path(other, progress=False) == cached and len(made) == 1
+    monkeypatch.setattr(S, "SHIPPED", tmp_path / "stale")
+    cached = tmp_path / f"standin-{S.recipe_key(S.RECIPE)}"
+    assert S.standin_path(progress=False) == cached and made[1:] == [(cached, S.RECIPE, False)]
+
+
 def test_the_shipped_stand_in_was_made_by_todays_recipe_and_code():
     recorded = S.report(S.SHIPPED)["recipe_key"]
     assert recorded == S.recipe_key(S.RECIPE), (
         f"lorabook/data/standin was made by recipe {recorded}, today's is {S.recipe_key(S.RECIPE)}: "
         "run `make standin` and commit the result"
     )
-    assert S.standin_path() == S.SHIPPED  # so nothing is pretrained on a fresh clone
+    assert S.is_current(S.SHIPPED) and S.standin_path() == S.SHIPPED  # nothing pretrained on a fresh clone
     assert S.report(S.SHIPPED)["recipe"] == dataclasses.asdict(S.RECIPE)
 
 
@@ -63,6 +102,33 @@ def test_the_stand_in_loads_in_fp32_with_an_untied_head(shipped):
     assert model.lm_head.weight.data_ptr() != model.model.decoder.embed_tokens.weight.data_ptr()
     assert len(tokenizer) == model.config.vocab_size == S.RECIPE.vocab_size
     assert tokenizer.eos_token_id == model.config.eos_token_id == 2 and tokenizer.pad_token_id == 1
+
+
+def test_load_reads_the_folder_it_is_given_else_the_stand_in_s_and_safetensors_only(shipped, tmp_path):
+    """load(path) loads `path`; load() the stand-in's folder (standin_path). A folder whose weights are a
+    pickle (pytorch_model.bin, which can run code when read) is refused, not read."""
+    model, _ = shipped
+    assert S.load()[0].name_or_path == str(S.standin_path())
+    copy = shutil.copytree(S.SHIPPED, tmp_path / "copy")
+    assert S.load(copy)[0].name_or_path == str(copy)
+    (copy / "model.safetensors").unlink()
+    torch.save(model.state_dict(), copy / "pytorch_model.bin")
+    with pytest.raises(OSError, match="model.safetensors"):
+        S.load(copy)
+
+
+def test_the_held_out_rows_are_the_held_out_documents_each_ended_by_eos_in_rows_of_the_recipe_s_length(
+    shipped, monkeypatch
+):
+    _, tokenizer = shipped
+    docs = corpus.documents()
+    monkeypatch.setattr(corpus, "documents", lambda: docs)  # built once (5 s)
+    for recipe in (S.RECIPE, dataclasses.replace(S.RECIPE, heldout_fraction=0.2, seq_len=32)):
+        _, held = corpus.split(docs, recipe.heldout_fraction)
+        ids = [t for doc in tokenizer(held)["input_ids"] for t in (*doc, tokenizer.eos_token_id)]
+        rows = S.heldout_rows(tokenizer, recipe)
+        assert rows.shape == (len(ids) // recipe.seq_len, recipe.seq_len)
+        assert rows.flatten().tolist() == ids[: rows.numel()]
 
 
 def test_the_report_beats_uniform_guessing_on_held_out_documents():
